@@ -1,0 +1,1 @@
+"""Strategy presets as data (YAML). Installed as ``avalanche_neuromod.presets``."""
