@@ -1,0 +1,231 @@
+"""Go/No-Go set-shifting streams, the case study of Mei et al. (2025, arXiv:2501.06762).
+
+A trial is a compound stimulus: one of two visual cues (A/B) and one of two auditory cues (X/Y),
+each encoded as a noisy sparse population code. A *rule* (contingency) says which single cue means
+Go; every other trial is No-Go. A stream is a sequence of rules, one per experience, and the step
+from one rule to the next is a shift:
+
+- ``reversal``: same dimension, the other cue (Go on A -> Go on B);
+- ``intra``: intra-dimensional shift, the same dimension with new exemplars (the population codes
+  of that dimension are drawn anew: Go on A -> Go on A1, the first cue of the new pair);
+- ``extra``: extra-dimensional shift, the other dimension becomes relevant (visual -> auditory).
+
+Cued streams append a one-hot context cue (the rule's index) to the input and use it as the
+Avalanche task label, so every rule can be kept at once (this is where forgetting is measured);
+uncued streams hide the rule, so the network must notice the shift and re-adapt.
+
+Population code (per dimension, ``population_size`` neurons): each cue exemplar activates a random
+set of ``round(sparsity * population_size)`` neurons; a trial's activity is that binary pattern plus
+Gaussian noise of std ``noise``, rectified at 0. Everything is drawn from ``seed``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Sequence
+
+import torch
+from avalanche.benchmarks.scenarios.dataset_scenario import benchmark_from_datasets
+from avalanche.benchmarks.utils.classification_dataset import (
+    _make_taskaware_tensor_classification_dataset as make_tensor_dataset,
+)
+
+VISUAL, AUDITORY = "visual", "auditory"
+CUE_NAMES = {VISUAL: ("A", "B"), AUDITORY: ("X", "Y")}
+SHIFT_KINDS = ("reversal", "intra", "extra")
+GO, NOGO = 1, 0
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A contingency: Go when ``dimension`` shows cue ``cue`` (0/1) of exemplar set ``exemplar``."""
+
+    dimension: str
+    cue: int
+    exemplar: int = 0
+
+    @property
+    def name(self) -> str:
+        base = CUE_NAMES[self.dimension][self.cue]
+        return base if self.exemplar == 0 else f"{base}{self.exemplar}"
+
+
+def parse_rule(name: str) -> Rule:
+    """``"A"`` -> visual cue 0; ``"Y2"`` -> auditory cue 1 of exemplar set 2."""
+    text = str(name).strip()
+    for dimension, cues in CUE_NAMES.items():
+        for index, cue in enumerate(cues):
+            if text[:1] == cue and (text[1:] == "" or text[1:].isdigit()):
+                return Rule(dimension, index, int(text[1:] or 0))
+    raise ValueError(f"rules: unknown cue {name!r} (use A, B, X, Y, optionally with an exemplar "
+                     "number such as A1)")
+
+
+def apply_shift(rule: Rule, kind: str, rng: torch.Generator) -> Rule:
+    """The rule that follows ``rule`` after a shift of ``kind``."""
+    if kind == "reversal":
+        return Rule(rule.dimension, 1 - rule.cue, rule.exemplar)
+    if kind == "intra":
+        return Rule(rule.dimension, 0, rule.exemplar + 1)
+    if kind == "extra":
+        other = AUDITORY if rule.dimension == VISUAL else VISUAL
+        cue = int(torch.randint(0, 2, (1,), generator=rng))
+        return Rule(other, cue, 0)
+    raise ValueError(f"shifts: unknown shift {kind!r}; choose from {', '.join(SHIFT_KINDS)}")
+
+
+@dataclass(frozen=True)
+class GoNoGoConfig:
+    """Parameters of a Go/No-Go stream (all validated, see :func:`gonogo_benchmark`)."""
+
+    shifts: tuple[str, ...] = ("reversal", "extra", "reversal")
+    initial_rule: str = "A"
+    rules: tuple[str, ...] | None = None
+    trials_per_rule: int = 320
+    test_trials: int = 128
+    population_size: int = 32
+    sparsity: float = 0.25
+    noise: float = 0.2
+    cued: bool = False
+    seed: int = 0
+
+    def validate(self) -> GoNoGoConfig:
+        for name in ("trials_per_rule", "test_trials", "population_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not (0.0 < float(self.sparsity) < 1.0):
+            raise ValueError(f"sparsity must be in (0, 1), got {self.sparsity!r}")
+        if round(self.sparsity * self.population_size) < 1:
+            raise ValueError("population_size * sparsity must give at least one active neuron, got "
+                             f"{self.population_size} * {self.sparsity}")
+        if not (math.isfinite(float(self.noise)) and float(self.noise) >= 0.0):
+            raise ValueError(f"noise must be a finite number >= 0, got {self.noise!r}")
+        for kind in self.shifts:
+            if kind not in SHIFT_KINDS:
+                raise ValueError(f"shifts: unknown shift {kind!r}; choose from "
+                                 f"{', '.join(SHIFT_KINDS)}")
+        if self.rules is not None and len(self.rules) < 1:
+            raise ValueError("rules must name at least one rule")
+        parse_rule(self.initial_rule)
+        return self
+
+
+class PopulationCode:
+    """Sparse binary codes of each cue exemplar, drawn once per stream from its generator."""
+
+    def __init__(self, *, population_size: int, sparsity: float, rng: torch.Generator):
+        self.size = population_size
+        self.active = max(1, round(sparsity * population_size))
+        self.rng = rng
+        self._codes: dict[tuple[str, int, int], torch.Tensor] = {}
+
+    def code(self, dimension: str, cue: int, exemplar: int) -> torch.Tensor:
+        key = (dimension, cue, exemplar)
+        if key not in self._codes:
+            # draw both cues of a pair together so the order of requests never matters
+            for c in (0, 1):
+                pattern = torch.zeros(self.size)
+                pattern[torch.randperm(self.size, generator=self.rng)[: self.active]] = 1.0
+                self._codes[(dimension, c, exemplar)] = pattern
+        return self._codes[key]
+
+
+def _rule_sequence(config: GoNoGoConfig, rng: torch.Generator) -> list[Rule]:
+    if config.rules is not None:
+        return [parse_rule(name) for name in config.rules]
+    rules = [parse_rule(config.initial_rule)]
+    for kind in config.shifts:
+        rules.append(apply_shift(rules[-1], kind, rng))
+    return rules
+
+
+def _trials(
+    *,
+    rule: Rule,
+    exemplars: dict[str, int],
+    n: int,
+    code: PopulationCode,
+    config: GoNoGoConfig,
+    context: int | None,
+    n_rules: int,
+    rng: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``n`` balanced trials (each compound stimulus equally often, shuffled)."""
+    stimulus = torch.arange(n) % 4
+    stimulus = stimulus[torch.randperm(n, generator=rng)]
+    visual_cue, auditory_cue = stimulus // 2, stimulus % 2
+    codes = {
+        dim: torch.stack([code.code(dim, c, exemplars[dim]) for c in (0, 1)])
+        for dim in (VISUAL, AUDITORY)
+    }
+    parts = [codes[VISUAL][visual_cue], codes[AUDITORY][auditory_cue]]
+    x = torch.cat(parts, dim=1)
+    x = (x + config.noise * torch.randn(x.shape, generator=rng)).clamp_min(0.0)
+    if context is not None:
+        cue = torch.zeros(n, n_rules)
+        cue[:, context] = 1.0
+        x = torch.cat([x, cue], dim=1)
+    relevant = visual_cue if rule.dimension == VISUAL else auditory_cue
+    y = (relevant == rule.cue).long()
+    return x, y, stimulus
+
+
+def gonogo_benchmark(
+    *,
+    shifts: Sequence[str] = GoNoGoConfig.shifts,
+    initial_rule: str = "A",
+    rules: Sequence[str] | None = None,
+    trials_per_rule: int = 320,
+    test_trials: int = 128,
+    population_size: int = 32,
+    sparsity: float = 0.25,
+    noise: float = 0.2,
+    cued: bool = False,
+    seed: int = 0,
+):
+    """Build a Go/No-Go set-shifting benchmark (an Avalanche ``CLScenario``).
+
+    :param shifts: shift kinds applied one after the other from ``initial_rule``
+        (``reversal``, ``intra``, ``extra``); ignored when ``rules`` is given.
+    :param rules: explicit rule per experience, e.g. ``["A", "B", "X", "Y"]``.
+    :param trials_per_rule: training trials per experience (one trial = one sample).
+    :param test_trials: test trials per experience.
+    :param population_size: neurons per sensory dimension.
+    :param sparsity: share of a dimension's neurons that a cue activates.
+    :param noise: std of the Gaussian noise on each neuron's activity.
+    :param cued: append a one-hot context cue and use the rule index as task label.
+    :param seed: fixes codes, rules, trial order and noise.
+
+    Experiences carry ``(x, y, stimulus, task_label)``: ``y`` is 1 for Go, 0 for No-Go, and
+    ``stimulus`` (0..3 = 2 * visual cue + auditory cue) identifies the compound cue. The scenario has
+    ``rules`` (names), ``input_size``, ``n_classes`` (2), ``cued`` and ``config`` attributes.
+    """
+    config = GoNoGoConfig(
+        shifts=tuple(shifts), initial_rule=initial_rule,
+        rules=None if rules is None else tuple(rules), trials_per_rule=trials_per_rule,
+        test_trials=test_trials, population_size=population_size, sparsity=sparsity,
+        noise=noise, cued=bool(cued), seed=int(seed),
+    ).validate()
+    rng = torch.Generator().manual_seed(config.seed)
+    sequence = _rule_sequence(config, rng)
+    code = PopulationCode(population_size=config.population_size, sparsity=config.sparsity,
+                          rng=rng)
+    exemplars = {VISUAL: 0, AUDITORY: 0}
+    train, test = [], []
+    for index, rule in enumerate(sequence):
+        exemplars[rule.dimension] = rule.exemplar
+        common = dict(rule=rule, exemplars=dict(exemplars), code=code, config=config,
+                      context=index if config.cued else None, n_rules=len(sequence), rng=rng)
+        task = index if config.cued else 0
+        for n, out in ((config.trials_per_rule, train), (config.test_trials, test)):
+            x, y, stim = _trials(n=n, **common)
+            out.append(make_tensor_dataset(x, y, stim, task_labels=task))
+    scenario = benchmark_from_datasets(train=train, test=test)
+    scenario.rules = [rule.name for rule in sequence]
+    scenario.input_size = int(train[0][0][0].numel())
+    scenario.n_classes = 2
+    scenario.cued = config.cued
+    scenario.config = asdict(config)
+    return scenario

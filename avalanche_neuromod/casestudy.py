@@ -1,0 +1,282 @@
+"""The case study of Mei et al. (2025, arXiv:2501.06762), made quantitative.
+
+Go/No-Go set-shifting streams (:mod:`avalanche_neuromod.benchmarks.gonogo`) learnt by a network with
+no neuromodulation (``none``), dopamine alone (``da``) and dopamine with noradrenaline (``da+na``),
+reward-driven (actor-critic) and supervised, over many seeds and several stream settings. Uncued
+streams measure adaptation (trials to criterion after each shift); the cued stream measures
+forgetting. Configuration is data (:data:`DEFAULT_CONFIG`, or a YAML file merged over it).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import json
+import os
+import subprocess
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .benchmarks.gonogo import GoNoGoConfig
+from .config import (
+    ConfigError,
+    check_keys,
+    deep_merge,
+    number,
+    positive_int,
+    string_list,
+)
+from .strategies.presets import PresetError, load_preset
+from .strategies.reward import LEARNING_MODES
+
+DEFAULT_CONFIG: dict[str, Any] = {
+    "seeds": 10,
+    "presets": ["none", "da", "da+na"],
+    "learning": ["reward", "supervised"],
+    "stream": {"trials_per_rule": 480, "test_trials": 128},
+    "settings": [
+        {"name": "default",
+         "stream": {"population_size": 32, "noise": 0.2,
+                    "shifts": ["reversal", "extra", "reversal"]}},
+        {"name": "small-noisy",
+         "stream": {"population_size": 16, "noise": 0.4,
+                    "shifts": ["extra", "reversal", "intra"]}},
+    ],
+    "cued": {"name": "cued",
+             "stream": {"population_size": 32, "noise": 0.2,
+                        "shifts": ["reversal", "extra", "reversal"]}},
+    "model": {"hidden": 64},
+    "optimizer": {"lr": 0.3},
+    "train_mb_size": 8,
+    "reward": {"hit": 1.0, "false_alarm": -1.0, "correct_rejection": 0.0, "miss": 0.0},
+    "metric": {"window": 40, "criterion": 0.85, "entropy_bin": 20},
+    "modulators": {},
+}
+TOP_KEYS = set(DEFAULT_CONFIG) | {"wandb"}
+STREAM_KEYS = {"shifts", "initial_rule", "rules", "trials_per_rule", "test_trials",
+               "population_size", "sparsity", "noise"}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One run: a stream setting x learning mode x preset x seed."""
+
+    setting: str
+    learning: str
+    cued: bool
+    preset: str
+    seed: int
+    stream: dict
+    config: dict
+
+
+def _check_stream(stream: Any, *, field: str) -> dict:
+    stream = dict(check_keys(stream, STREAM_KEYS, field=field))
+    try:
+        kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in stream.items()}
+        GoNoGoConfig(**kwargs).validate()
+    except ValueError as err:
+        message = str(err)
+        name = message.split(" ", 1)[0].rstrip(":")
+        raise ConfigError(f"{field}.{name}: {message.split(' ', 1)[1]}") from None
+    except TypeError as err:
+        raise ConfigError(f"{field}: {err}") from None
+    return stream
+
+
+def validate_config(config: Any, *, source: str = "config") -> dict:
+    """Merge ``config`` over the defaults and validate every field (ConfigError names it)."""
+    check_keys(config, TOP_KEYS, field=source)
+    cfg = deep_merge(copy.deepcopy(DEFAULT_CONFIG), config or {})
+    seeds = cfg["seeds"]
+    if isinstance(seeds, list):
+        if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
+                                for s in seeds):
+            raise ConfigError(f"{source}.seeds: must be a positive count or a list of seeds >= 0")
+    else:
+        positive_int(seeds, field=f"{source}.seeds")
+    for i, name in enumerate(string_list(cfg["presets"], field=f"{source}.presets")):
+        try:
+            load_preset(name)
+        except PresetError as err:
+            raise ConfigError(f"{source}.presets[{i}]: {err}") from None
+    string_list(cfg["learning"], field=f"{source}.learning", choices=LEARNING_MODES)
+    base_stream = check_keys(cfg["stream"], STREAM_KEYS, field=f"{source}.stream")
+    if not isinstance(cfg["settings"], list):
+        raise ConfigError(f"{source}.settings: must be a list of stream settings")
+    names = set()
+    for i, setting in enumerate(cfg["settings"]):
+        field = f"{source}.settings[{i}]"
+        setting = check_keys(setting, {"name", "stream"}, field=field)
+        if not isinstance(setting.get("name"), str) or not setting["name"]:
+            raise ConfigError(f"{field}.name: must be a non-empty string")
+        if setting["name"] in names:
+            raise ConfigError(f"{field}.name: duplicate setting name {setting['name']!r}")
+        names.add(setting["name"])
+        _check_stream(deep_merge(base_stream, setting.get("stream") or {}),
+                      field=f"{field}.stream")
+    if cfg["cued"] is not None:
+        cued = check_keys(cfg["cued"], {"name", "stream"}, field=f"{source}.cued")
+        _check_stream(deep_merge(base_stream, cued.get("stream") or {}),
+                      field=f"{source}.cued.stream")
+    model = check_keys(cfg["model"], {"hidden"}, field=f"{source}.model")
+    positive_int(model["hidden"], field=f"{source}.model.hidden")
+    opt = check_keys(cfg["optimizer"], {"lr"}, field=f"{source}.optimizer")
+    number(opt["lr"], field=f"{source}.optimizer.lr", low=0.0, low_open=True)
+    positive_int(cfg["train_mb_size"], field=f"{source}.train_mb_size")
+    reward = check_keys(cfg["reward"], set(DEFAULT_CONFIG["reward"]), field=f"{source}.reward")
+    for key, value in reward.items():
+        number(value, field=f"{source}.reward.{key}")
+    metric = check_keys(cfg["metric"], set(DEFAULT_CONFIG["metric"]), field=f"{source}.metric")
+    positive_int(metric["window"], field=f"{source}.metric.window")
+    number(metric["criterion"], field=f"{source}.metric.criterion", low=0.0, high=1.0,
+           low_open=True)
+    positive_int(metric["entropy_bin"], field=f"{source}.metric.entropy_bin")
+    check_keys(cfg["modulators"], {"dopamine", "noradrenaline"}, field=f"{source}.modulators")
+    return cfg
+
+
+def seed_list(cfg: dict) -> list[int]:
+    seeds = cfg["seeds"]
+    return list(seeds) if isinstance(seeds, list) else list(range(seeds))
+
+
+def make_cells(cfg: dict) -> list[Cell]:
+    """Every run of the case study, in a stable order."""
+    streams = [(s["name"], False, s.get("stream") or {}) for s in cfg["settings"]]
+    if cfg["cued"] is not None:
+        streams.append((cfg["cued"].get("name", "cued"), True, cfg["cued"].get("stream") or {}))
+    cells = []
+    for learning in string_list(cfg["learning"], field="learning"):
+        for name, cued, stream in streams:
+            for preset in string_list(cfg["presets"], field="presets"):
+                for seed in seed_list(cfg):
+                    full = deep_merge(cfg["stream"], stream)
+                    cells.append(Cell(setting=name, learning=learning, cued=cued, preset=preset,
+                                      seed=seed, stream=full, config=cfg))
+    return cells
+
+
+def resolve_device(device: str | None) -> torch.device:
+    """``auto``/None: CUDA when available, else CPU; a GPU asked for but absent is a ConfigError."""
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"device: unknown device {device!r}; use auto, cpu or cuda[:N]") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device: {device} requested but no CUDA GPU is available")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ConfigError(f"device: {device} requested but only "
+                              f"{torch.cuda.device_count()} GPU(s) are visible")
+    elif dev.type != "cpu":
+        raise ConfigError(f"device: unsupported device {device!r}; use auto, cpu or cuda[:N]")
+    return dev
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in ("avalanche-neuromod", "avalanche-lib", "torch", "numpy", "wandb"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             cwd=Path(__file__).resolve().parent, timeout=5, check=True)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def run_cell(cell: Cell, *, device: str = "cpu", wandb_options: dict | None = None) -> dict:
+    """Train one cell and return its record (JSON-serialisable)."""
+    from .cell import train_gonogo_cell
+
+    return train_gonogo_cell(cell, device=torch.device(device), wandb_options=wandb_options)
+
+
+def _worker_init() -> None:
+    torch.set_num_threads(1)
+
+
+def run_cells(cells: list[Cell], *, device: torch.device, workers: int = 1,
+              wandb_options: dict | None = None, progress: bool = True) -> list[dict]:
+    """Run cells on ``workers`` local processes (CPU) or in this process (GPU / workers=1)."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(cells), desc="case study", unit="run", disable=not progress)
+    records: list[dict | None] = [None] * len(cells)
+    kwargs = dict(device=str(device), wandb_options=wandb_options)
+    if workers <= 1 or device.type == "cuda":
+        for i, cell in enumerate(cells):
+            records[i] = run_cell(cell, **kwargs)
+            bar.update()
+    else:
+        ctx = get_context("fork" if os.name == "posix" else "spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                                 initializer=_worker_init) as pool:
+            futures = {pool.submit(run_cell, cell, **kwargs): i for i, cell in enumerate(cells)}
+            from concurrent.futures import as_completed
+
+            for future in as_completed(futures):
+                records[futures[future]] = future.result()
+                bar.update()
+    bar.close()
+    return [r for r in records if r is not None]
+
+
+def run_casestudy(
+    config: dict | None = None,
+    *,
+    out_dir: str | Path = "reports/casestudy",
+    device: str | None = None,
+    workers: int | None = None,
+    command: str = "avalanche-neuromod run",
+    wandb_options: dict | None = None,
+    progress: bool = True,
+) -> dict:
+    """Validate, run every cell, write ``results.json`` and the report; return the results."""
+    cfg = validate_config(config)
+    dev = resolve_device(device)
+    if workers is None:
+        workers = max(1, min(2, os.cpu_count() or 1))
+    cells = make_cells(cfg)
+    start = time.perf_counter()
+    records = run_cells(cells, device=dev, workers=workers, wandb_options=wandb_options,
+                        progress=progress)
+    results = {
+        "command": command,
+        "created": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+        "config": cfg,
+        "versions": versions(),
+        "git_commit": git_commit(),
+        "device": str(dev),
+        "workers": workers,
+        "wall_time": round(time.perf_counter() - start, 2),
+        "metric": dict(cfg["metric"]),
+        "runs": records,
+    }
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / "results.json.tmp"
+    tmp.write_text(json.dumps(results, indent=1, sort_keys=False) + "\n")
+    tmp.replace(out / "results.json")
+    from .report import write_report
+
+    write_report(results, out)
+    return results

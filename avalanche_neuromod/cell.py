@@ -1,0 +1,107 @@
+"""Train one Go/No-Go cell of the case study and turn what Avalanche measured into a record."""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from avalanche.evaluation.metrics import (
+    accuracy_metrics,
+    bwt_metrics,
+    forgetting_metrics,
+    forward_transfer_metrics,
+)
+from avalanche.training.determinism.rng_manager import RNGManager
+from avalanche.training.plugins import EvaluationPlugin
+from torch import nn
+
+from .benchmarks.gonogo import gonogo_benchmark
+from .metrics import ActionEntropy, TrialsToCriterion
+from .plugins import modulator_signal_metrics
+from .strategies import NeuromodulatedStrategy
+
+ACC = "Top1_Acc_Exp/eval_phase/test_stream/Exp{:03d}"
+
+
+def mlp(input_size: int, hidden: int, n_classes: int) -> nn.Module:
+    """The case study's network: one ReLU hidden layer."""
+    return nn.Sequential(nn.Linear(input_size, hidden), nn.ReLU(), nn.Linear(hidden, n_classes))
+
+
+def _stream_kwargs(stream: dict) -> dict:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in stream.items()}
+
+
+def train_gonogo_cell(cell, *, device: torch.device, wandb_options: dict | None = None) -> dict:
+    """Train ``cell`` (see :class:`avalanche_neuromod.casestudy.Cell`), return its record."""
+    cfg = cell.config
+    start = time.perf_counter()
+    RNGManager.set_random_seeds(cell.seed)
+    bm = gonogo_benchmark(**_stream_kwargs(cell.stream), cued=cell.cued, seed=cell.seed)
+    model = mlp(bm.input_size, cfg["model"]["hidden"], bm.n_classes)
+    optimizer = torch.optim.SGD(model.parameters(), lr=cfg["optimizer"]["lr"])
+    metric = cfg["metric"]
+    ttc = TrialsToCriterion(window=metric["window"], criterion=metric["criterion"])
+    entropy = ActionEntropy(bin_size=metric["entropy_bin"])
+    loggers = []
+    if wandb_options is not None:
+        from .logging import WandBLogger
+
+        loggers.append(WandBLogger(
+            run_name=f"{cell.setting}-{cell.learning}-{cell.preset}-s{cell.seed}",
+            group=wandb_options.get("group", "casestudy"), job_type=cell.preset,
+            dir=wandb_options.get("dir"),
+            config={"setting": cell.setting, "learning": cell.learning, "cued": cell.cued,
+                    "preset": cell.preset, "seed": cell.seed, "stream": cell.stream,
+                    "config": cfg}))
+    evaluator = EvaluationPlugin(
+        accuracy_metrics(experience=True, stream=True),
+        forgetting_metrics(experience=True, stream=True),
+        bwt_metrics(experience=True, stream=True),
+        forward_transfer_metrics(experience=True, stream=True),
+        ttc, entropy, *modulator_signal_metrics(),
+        loggers=loggers,
+    )
+    strategy = NeuromodulatedStrategy(
+        model=model, optimizer=optimizer, preset=cell.preset, learning=cell.learning,
+        modulators=cfg.get("modulators") or None, train_mb_size=cfg["train_mb_size"],
+        eval_mb_size=512, device=device, evaluator=evaluator, eval_every=0,
+        **cfg["reward"],
+    )
+    matrix, last = [], {}
+    n_exp = len(bm.train_stream)
+    for experience in bm.train_stream:
+        strategy.train(experience, eval_streams=[bm.test_stream])
+        last = strategy.eval(bm.test_stream)
+        matrix.append([float(last[ACC.format(j)]) for j in range(n_exp)])
+    for logger in loggers:
+        logger.close()
+    traces = {p.__class__.__name__: p.trace for p in strategy.modulator_plugins}
+    signals = {}
+    if "DopaminePlugin" in traces:
+        signals["da"] = [round(t["DA/rpe"], 5) for t in traces["DopaminePlugin"]]
+    if "NoradrenalinePlugin" in traces:
+        signals["na"] = [round(t["NA/level"], 5) for t in traces["NoradrenalinePlugin"]]
+        signals["na_tonic"] = [round(t["NA/tonic"], 5) for t in traces["NoradrenalinePlugin"]]
+
+    def metric_or_none(name: str):
+        value = last.get(name)
+        return None if value is None else float(value)
+
+    return {
+        "setting": cell.setting, "mode": cell.learning, "cued": cell.cued,
+        "preset": cell.preset, "seed": cell.seed, "rules": list(bm.rules),
+        "trials_per_rule": cell.stream["trials_per_rule"],
+        "trials_to_criterion": [h["trials_to_criterion"] for h in ttc.history],
+        "final_accuracy": matrix[-1][-1],
+        "stream_accuracy": float(last["Top1_Acc_Stream/eval_phase/test_stream"]),
+        "forgetting": metric_or_none("StreamForgetting/eval_phase/test_stream"),
+        "bwt": metric_or_none("StreamBWT/eval_phase/test_stream"),
+        "fwt": metric_or_none("StreamForwardTransfer/eval_phase/test_stream"),
+        "accuracy_matrix": [[round(v, 5) for v in row] for row in matrix],
+        "correct": [c for h in ttc.history for c in h["correct"]],
+        "entropy": [round(float(v), 5) for h in entropy.history for v in h["entropies"]],
+        "signals": signals,
+        "wall_time": round(time.perf_counter() - start, 3),
+        "device": str(device),
+    }

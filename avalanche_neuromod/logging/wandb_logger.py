@@ -1,0 +1,593 @@
+################################################################################
+# avalanche-neuromod: Weights & Biases logger for Avalanche 0.6 + wandb >= 0.17 #
+################################################################################
+"""Weights & Biases logger for Avalanche pipelines.
+
+Avalanche 0.6 ships its own ``WandBLogger``, but it relies on ``wandb.util.generate_id``
+and ``wandb.viz``, both removed from recent wandb releases, and it logs every metric with
+wandb's global ``step=`` which breaks as soon as train-phase (x = iterations) and
+eval-phase (x = experiences) metrics are interleaved.
+
+This module provides a drop-in replacement that:
+
+* starts the run lazily (constructing the logger is cheap) and runs offline when no W&B
+  API key is configured;
+* uses ``run.define_metric`` to give each metric its own x axis: ``train_iterations`` for
+  train-phase metrics and neuromodulator signals (``Neuromod/...``), ``trained_experiences``
+  for eval-phase metrics;
+* builds the accuracy matrix (row ``i`` = accuracy on every test experience after
+  training experience ``i``) and logs it as a ``wandb.Table`` together with forgetting
+  curves and, when available, trials-to-criterion adaptation curves;
+* never writes an API key or token into the run config or summary.
+"""
+
+from __future__ import annotations
+
+import math
+import netrc
+import os
+import re
+import secrets
+import string
+import warnings
+from collections.abc import Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import numpy as np
+import wandb
+from avalanche.core import SupervisedPlugin
+from avalanche.evaluation.metric_results import AlternativeValues, TensorImage
+from avalanche.logging import BaseLogger
+from matplotlib.figure import Figure
+from PIL.Image import Image as PILImage
+from torch import Tensor
+from wandb.sdk.data_types.base_types.wb_value import WBValue
+
+if TYPE_CHECKING:
+    from avalanche.evaluation.metric_results import MetricValue
+    from avalanche.training.templates import SupervisedTemplate
+
+
+TRAIN_X = "train_iterations"
+"""Name of the x axis of train-phase metrics and neuromodulator signals."""
+
+EVAL_X = "trained_experiences"
+"""Name of the x axis of eval-phase metrics (number of experiences trained so far)."""
+
+NEUROMOD_PREFIX = "Neuromod/"
+"""Prefix of the metrics emitted by the neuromodulation plugins."""
+
+ACC_EXP_METRIC = re.compile(
+    r"^Top1_Acc_Exp/eval_phase/test_stream(?:/Task(?P<task>\d+))?/Exp(?P<exp>\d+)$"
+)
+TRIALS_METRIC = re.compile(
+    r"^TrialsToCriterion/train_phase/train_stream(?:/Task(?P<task>\d+))?/Exp(?P<exp>\d+)$"
+)
+
+_SECRET_KEY = re.compile(r"api[_\-]?key|token|secret|password", re.IGNORECASE)
+_REDACTED = "<redacted>"
+_VALID_MODES = ("online", "offline", "disabled", "shared")
+_MODE_ALIASES = {"dryrun": "offline", "run": "online"}
+_DEFAULT_API_HOSTS = ("api.wandb.ai", "api.forge.coreweave.com")
+_ID_CHARS = string.ascii_lowercase + string.digits
+
+
+# ----------------------------------------------------------------------------------------
+# Credentials, mode and config helpers
+# ----------------------------------------------------------------------------------------
+def _netrc_path() -> Path:
+    if os.environ.get("NETRC"):
+        return Path(os.environ["NETRC"]).expanduser()
+    unix = Path("~/.netrc").expanduser()
+    windows = Path("~/_netrc").expanduser()
+    if not unix.exists() and windows.exists():
+        return windows
+    return unix
+
+
+def _api_hosts() -> list[str]:
+    hosts = list(_DEFAULT_API_HOSTS)
+    base_url = os.environ.get("WANDB_BASE_URL")
+    if base_url:
+        netloc = urlsplit(base_url).netloc
+        if netloc:
+            hosts.insert(0, netloc)
+    return hosts
+
+
+def _netrc_api_key() -> str | None:
+    """API key stored in the netrc file for a W&B host, or None."""
+    path = _netrc_path()
+    if not path.is_file():
+        return None
+    try:
+        parsed = netrc.netrc(str(path))
+    except (netrc.NetrcParseError, OSError):
+        return None
+    for host in _api_hosts():
+        creds = parsed.authenticators(host)
+        if creds and creds[2]:
+            return creds[2]
+    return None
+
+
+def _known_secrets() -> list[str]:
+    """Secret values configured in this process (used to redact them anywhere)."""
+    values = [os.environ.get("WANDB_API_KEY"), _netrc_api_key()]
+    return [v for v in values if v and len(v) >= 4]
+
+
+def has_api_key() -> bool:
+    """Whether W&B credentials are configured.
+
+    Credentials are configured when ``WANDB_API_KEY`` (or ``WANDB_IDENTITY_TOKEN_FILE``) is
+    set, or when the netrc file (``$NETRC`` or ``~/.netrc``) holds a password for the W&B
+    API host (``api.wandb.ai``, ``api.forge.coreweave.com`` or the host of
+    ``WANDB_BASE_URL``).
+    """
+    if os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_IDENTITY_TOKEN_FILE"):
+        return True
+    return _netrc_api_key() is not None
+
+
+def resolve_mode(mode: str | None = None) -> str:
+    """Resolve the wandb mode.
+
+    :param mode: explicit mode (``"online"``, ``"offline"``, ``"disabled"`` or
+        ``"shared"``), always respected. When None, ``WANDB_MODE`` is used if set,
+        otherwise ``"online"`` if an API key is configured (see :func:`has_api_key`) and
+        ``"offline"`` if not.
+    :return: the resolved mode.
+    """
+    if mode is None:
+        env_mode = os.environ.get("WANDB_MODE", "").strip().lower()
+        env_mode = _MODE_ALIASES.get(env_mode, env_mode)
+        if env_mode in _VALID_MODES:
+            return env_mode
+        if os.environ.get("WANDB_DISABLED", "").strip().lower() in ("true", "1", "yes"):
+            return "disabled"
+        return "online" if has_api_key() else "offline"
+    mode = _MODE_ALIASES.get(str(mode).lower(), str(mode).lower())
+    if mode not in _VALID_MODES:
+        raise ValueError(f"Unknown wandb mode {mode!r}; expected one of {_VALID_MODES}.")
+    return mode
+
+
+def sanitize_config(obj: Any, secrets_: list[str] | None = None) -> Any:
+    """Recursively drop secret-looking entries from a config-like object.
+
+    Mapping keys that look like credentials (``*api_key*``, ``*apikey*``, ``*token*``,
+    ``*secret*``, ``*password*``, case-insensitive) are removed, and any string containing
+    a configured API key is replaced by ``"<redacted>"``.
+
+    :param obj: a (nested) dict / list / tuple / scalar.
+    :param secrets_: secret values to redact; default: the configured W&B API keys.
+    :return: a sanitized copy.
+    """
+    if secrets_ is None:
+        secrets_ = _known_secrets()
+    if isinstance(obj, Mapping):
+        return {
+            k: sanitize_config(v, secrets_)
+            for k, v in obj.items()
+            if not (isinstance(k, str) and _SECRET_KEY.search(k))
+        }
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(sanitize_config(v, secrets_) for v in obj)
+    if isinstance(obj, str) and any(s in obj for s in secrets_):
+        return _REDACTED
+    return obj
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages that matter for reproducing a run."""
+    dists = {
+        "torch": "torch",
+        "avalanche-lib": "avalanche-lib",
+        "wandb": "wandb",
+        "numpy": "numpy",
+        "avalanche_neuromod": "avalanche-neuromod",
+    }
+    versions = {}
+    for key, dist in dists.items():
+        try:
+            versions[key] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[key] = "unknown"
+    if versions["avalanche_neuromod"] == "unknown":
+        from avalanche_neuromod import __version__
+
+        versions["avalanche_neuromod"] = __version__
+    return versions
+
+
+def _new_run_id(length: int = 8) -> str:
+    return "".join(secrets.choice(_ID_CHARS) for _ in range(length))
+
+
+# ----------------------------------------------------------------------------------------
+# Logger
+# ----------------------------------------------------------------------------------------
+class WandBLogger(BaseLogger, SupervisedPlugin):
+    """Weights & Biases logger.
+
+    Pass it to an :class:`~avalanche.training.plugins.EvaluationPlugin` (``loggers=[...]``)
+    like any other Avalanche logger. Each metric is logged together with its own x value:
+
+    * train-phase metrics (``.../train_phase/...``) and neuromodulator signals
+      (``Neuromod/...``): ``train_iterations`` (the metric's ``x_plot``);
+    * eval-phase metrics (``.../eval_phase/...``): ``trained_experiences``, the number of
+      experiences trained so far (an evaluation that runs in the middle of a training
+      experience counts that experience as trained);
+
+    wandb's global ``step`` is never passed. After each evaluation the accuracy matrix
+    (``accuracy_matrix``), the forgetting curves (``forgetting_curves``) and, when
+    ``TrialsToCriterion`` metrics arrive, the adaptation curve
+    (``adaptation/trials_to_criterion``) are (re)logged.
+
+    The run starts lazily, at the first log call (or :meth:`before_run`), and runs
+    offline unless a W&B API key is configured. Call :meth:`close` to finish it.
+    """
+
+    def __init__(
+        self,
+        *,
+        project_name: str = "avalanche-neuromod",
+        run_name: str | None = None,
+        group: str | None = None,
+        job_type: str | None = None,
+        tags: list[str] | None = None,
+        dir: str | os.PathLike | None = None,
+        mode: str | None = None,
+        config: dict | None = None,
+        init_kwargs: dict | None = None,
+    ):
+        """Creates an instance of the `WandBLogger`.
+
+        :param project_name: name of the W&B project.
+        :param run_name: display name of the run (None: chosen by wandb).
+        :param group: W&B group of the run (e.g. one group per benchmark).
+        :param job_type: W&B job type (e.g. ``"train"``, ``"sweep"``).
+        :param tags: W&B tags.
+        :param dir: directory under which wandb creates its ``wandb/`` folder holding the
+            run directories. Default: ``$WANDB_DIR``, else the current directory.
+        :param mode: ``"online"``, ``"offline"`` or ``"disabled"``. None: ``$WANDB_MODE``
+            if set, otherwise ``"online"`` when an API key is configured
+            (``WANDB_API_KEY`` or ``~/.netrc``) and ``"offline"`` when not.
+        :param config: hyper-parameters to store in the run config. Package versions are
+            added under ``versions``; secret-looking keys are dropped.
+        :param init_kwargs: extra arguments for ``wandb.init`` (they override the ones
+            above; a ``config`` entry is merged into ``config``).
+        """
+        super().__init__()
+        self.project_name = project_name
+        self.run_name = run_name
+        self.group = group
+        self.job_type = job_type
+        self.tags = list(tags) if tags is not None else None
+        self.dir = Path(dir) if dir is not None else None
+        self.mode = resolve_mode(mode)
+        self.config = dict(config) if config is not None else {}
+        self.init_kwargs = dict(init_kwargs) if init_kwargs is not None else {}
+
+        self.accuracy_matrix: list[list[float | None]] = []
+        """Row ``i``: accuracy on each test experience after training experience ``i``
+        (None where not evaluated)."""
+        self.trials_to_criterion: dict[int, float] = {}
+        """Experience id -> trials to criterion (from ``TrialsToCriterion`` metrics)."""
+
+        self._run = None
+        self._run_id: str | None = None
+        self._resume = False
+        self._defined: set[str] = set()
+        self._batch: dict[tuple[str, Any], dict] | None = None
+        self._adaptation_dirty = False
+        self._acc_rows: dict[int, dict[int, float]] = {}
+        self._eval_accs: dict[int, float] = {}
+        self._phases: list[str] = []
+        self._trained_experiences = 0
+        self._train_exp_start: int | None = None
+
+    # ------------------------------------------------------------------ run management
+    @property
+    def run(self):
+        """The active wandb run, or None if it has not started (or was closed)."""
+        return self._run
+
+    @property
+    def run_id(self) -> str | None:
+        """Id of the current (or next) wandb run."""
+        return self._run_id
+
+    def _run_dir_root(self) -> Path:
+        if self.dir is not None:
+            return self.dir
+        return Path(os.environ.get("WANDB_DIR") or os.getcwd())
+
+    def _full_config(self) -> dict:
+        config = dict(self.config)
+        extra = self.init_kwargs.get("config")
+        if isinstance(extra, Mapping):
+            config.update(extra)
+        config["versions"] = package_versions()
+        return sanitize_config(config)
+
+    def before_run(self):
+        """Start the wandb run if it is not running yet. Idempotent."""
+        if self._run is not None and not getattr(self._run, "_is_finished", False):
+            return self._run
+        if self._run is not None:
+            # Finished behind our back (e.g. another logger started a run): continue it.
+            warnings.warn(
+                "The wandb run of this WandBLogger was finished elsewhere; resuming it.",
+                stacklevel=2,
+            )
+            self._resume = True
+            self._run = None
+        if self._run_id is None:
+            self._run_id = self.init_kwargs.get("id") or _new_run_id()
+
+        root = self._run_dir_root()
+        root.mkdir(parents=True, exist_ok=True)
+        kwargs: dict[str, Any] = {
+            "project": self.project_name,
+            "name": self.run_name,
+            "group": self.group,
+            "job_type": self.job_type,
+            "tags": self.tags,
+            "dir": str(root),
+            "mode": self.mode,
+            "id": self._run_id,
+            "reinit": "finish_previous",
+        }
+        if self._resume:
+            kwargs["resume"] = "allow"
+        kwargs.update({k: v for k, v in self.init_kwargs.items() if k not in ("config", "id")})
+        kwargs["config"] = self._full_config()
+
+        self._run = wandb.init(**kwargs)
+        self._defined = set()
+        self._run.define_metric(TRAIN_X)
+        self._run.define_metric(EVAL_X)
+        self._run.define_metric(NEUROMOD_PREFIX + "*", step_metric=TRAIN_X)
+        return self._run
+
+    def close(self):
+        """Finish the wandb run (if any). A later log call starts a new run."""
+        if self._run is not None:
+            self._run.finish()
+        self._run = None
+        self._run_id = None
+        self._resume = False
+
+    def finish(self):
+        """Alias of :meth:`close`."""
+        self.close()
+
+    def log_config(self, config: dict):
+        """Add entries to the run config (secret-looking keys are dropped)."""
+        config = sanitize_config(dict(config))
+        self.config.update(config)
+        run = self.before_run()
+        run.config.update(config, allow_val_change=True)
+
+    def log_summary(self, summary: dict):
+        """Update the run summary (e.g. with final results; secrets are dropped)."""
+        run = self.before_run()
+        run.summary.update(sanitize_config(dict(summary)))
+
+    def _log(self, payload: dict):
+        if not payload:
+            return
+        run = self.before_run()
+        run.log(payload)
+
+    def _define(self, name: str, axis: str):
+        if name in self._defined or name.startswith(NEUROMOD_PREFIX):
+            return
+        self.before_run().define_metric(name, step_metric=axis)
+        self._defined.add(name)
+
+    # ------------------------------------------------------------------ metric logging
+    def _axis(self, name: str, x_plot) -> tuple[str, Any]:
+        if name.startswith(NEUROMOD_PREFIX) or "/train_phase/" in name:
+            return TRAIN_X, x_plot
+        if "/eval_phase/" in name:
+            return EVAL_X, self._trained_experiences
+        if self._phases and self._phases[-1] == "eval":
+            return EVAL_X, self._trained_experiences
+        return TRAIN_X, x_plot
+
+    def _convert(self, value):
+        """Convert a metric value into something wandb can log (None: skip it)."""
+        if isinstance(value, AlternativeValues):
+            value = value.best_supported_value(
+                PILImage,
+                Figure,
+                TensorImage,
+                wandb.plot.CustomChart,
+                WBValue,
+                float,
+                int,
+                np.generic,
+                Tensor,
+            )
+        if value is None or isinstance(value, (str, bytes)):
+            return None
+        if isinstance(value, bool):
+            return int(value)
+        if isinstance(value, (int, float)):
+            return value
+        if isinstance(value, np.generic):
+            return value.item()
+        if isinstance(value, Tensor):
+            value = value.detach().cpu()
+            if value.numel() == 1:
+                return float(value.item())
+            if value.numel() == 0:
+                return None
+            return wandb.Histogram(value.float().numpy().ravel())
+        if isinstance(value, np.ndarray):
+            if value.size == 1:
+                return float(value.reshape(-1)[0])
+            return wandb.Histogram(value.astype(float).ravel()) if value.size else None
+        if isinstance(value, TensorImage):
+            return wandb.Image(value.image.detach().cpu())
+        if isinstance(value, (PILImage, Figure)):
+            return wandb.Image(value)
+        if isinstance(value, (wandb.plot.CustomChart, WBValue)):
+            return value
+        return None
+
+    def log_single_metric(self, name, value, x_plot):
+        """Log a single metric value.
+
+        :param name: metric name, e.g. ``Top1_Acc_Exp/eval_phase/test_stream/Task000/Exp000``.
+        :param value: scalar, tensor, PIL image, matplotlib figure, ``TensorImage``,
+            ``AlternativeValues`` or wandb media. Unsupported values (None, strings,
+            checkpoint bytes) are skipped. NaN is logged as is.
+        :param x_plot: x value given by Avalanche (the train iteration).
+        """
+        value = self._convert(value)
+        if value is None:
+            return
+        axis, x = self._axis(name, x_plot)
+
+        if isinstance(value, (int, float)):
+            acc = ACC_EXP_METRIC.match(name)
+            if acc is not None:
+                self._eval_accs[int(acc["exp"])] = float(value)
+            trials = TRIALS_METRIC.match(name)
+            if trials is not None:
+                self.trials_to_criterion[int(trials["exp"])] = float(value)
+                self._adaptation_dirty = True
+
+        self._define(name, axis)
+        if self._batch is not None:
+            self._batch.setdefault((axis, x), {axis: x})[name] = value
+        else:
+            self._log({name: value, axis: x})
+            self._flush_adaptation(x_plot)
+
+    def log_metrics(self, metric_values: list[MetricValue]) -> None:
+        """Log a list of metric values, one ``run.log`` per x axis value."""
+        self._batch = {}
+        try:
+            super().log_metrics(metric_values)
+        finally:
+            batch, self._batch = self._batch, None
+        for payload in batch.values():
+            self._log(payload)
+        x_plot = metric_values[-1].x_plot if metric_values else None
+        self._flush_adaptation(x_plot)
+
+    def _flush_adaptation(self, x_plot):
+        if not self._adaptation_dirty or not self.trials_to_criterion:
+            return
+        self._adaptation_dirty = False
+        exps = sorted(self.trials_to_criterion)
+        values = [self.trials_to_criterion[e] for e in exps]
+        chart = wandb.plot.line_series(
+            xs=[exps],
+            ys=[values],
+            keys=["trials_to_criterion"],
+            title="Trials to criterion",
+            xname="experience",
+        )
+        finite = [v for v in values if not math.isnan(v)]
+        payload = {"adaptation/trials_to_criterion": chart}
+        if finite:
+            payload["adaptation/mean_trials_to_criterion"] = float(np.mean(finite))
+            self._define("adaptation/mean_trials_to_criterion", TRAIN_X)
+        if x_plot is not None:
+            payload[TRAIN_X] = x_plot
+        self._log(payload)
+
+    # ------------------------------------------------------------------ accuracy matrix
+    def _update_accuracy_matrix(self):
+        if not self._acc_rows:
+            self.accuracy_matrix = []
+            return
+        n_rows = max(self._acc_rows) + 1
+        n_cols = max(max(r) for r in self._acc_rows.values() if r) + 1
+        self.accuracy_matrix = [
+            [self._acc_rows.get(i, {}).get(j) for j in range(n_cols)] for i in range(n_rows)
+        ]
+
+    def _log_matrix_and_curves(self):
+        matrix = self.accuracy_matrix
+        if not matrix:
+            return
+        n_cols = len(matrix[0])
+        columns = ["trained_on"] + [f"exp_{j:03d}" for j in range(n_cols)]
+        table = wandb.Table(columns=columns, data=[[i] + row for i, row in enumerate(matrix)])
+        payload: dict[str, Any] = {"accuracy_matrix": table, EVAL_X: self._trained_experiences}
+
+        xs, ys, keys = [], [], []
+        for j in range(n_cols):
+            pts = [(i + 1, row[j]) for i, row in enumerate(matrix) if i >= j and row[j] is not None]
+            if pts:
+                xs.append([p[0] for p in pts])
+                ys.append([p[1] for p in pts])
+                keys.append(f"exp_{j:03d}")
+        if keys:
+            payload["forgetting_curves"] = wandb.plot.line_series(
+                xs=xs,
+                ys=ys,
+                keys=keys,
+                title="Forgetting curves",
+                xname="trained experiences",
+            )
+        self._log(payload)
+
+    # ------------------------------------------------------------------ strategy callbacks
+    def before_training(self, strategy: SupervisedTemplate, *args, **kwargs):
+        self._phases = ["train"]
+
+    def after_training(self, strategy: SupervisedTemplate, *args, **kwargs):
+        self._phases = []
+
+    def before_training_exp(self, strategy: SupervisedTemplate, *args, **kwargs):
+        self._train_exp_start = strategy.clock.train_exp_counter
+
+    def before_eval(self, strategy: SupervisedTemplate, *args, **kwargs):
+        self._phases.append("eval")
+        clock = strategy.clock
+        counter = clock.train_exp_counter
+        # Evaluations run by PeriodicEval happen inside a training experience, before the
+        # Clock counts it: count the experience as trained once an iteration was done.
+        in_progress = (
+            self._train_exp_start is not None
+            and counter == self._train_exp_start
+            and clock.train_exp_iterations > 0
+        )
+        self._trained_experiences = counter + int(in_progress)
+        self._eval_accs = {}
+
+    def after_eval(self, strategy: SupervisedTemplate, *args, **kwargs):
+        if self._phases:
+            self._phases.pop()
+        trained = self._trained_experiences
+        if self._eval_accs and trained > 0:
+            self._acc_rows.setdefault(trained - 1, {}).update(self._eval_accs)
+            self._update_accuracy_matrix()
+            self._log_matrix_and_curves()
+        self._eval_accs = {}
+
+    # ------------------------------------------------------------------ pickling
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_resume"] = self._run is not None or self._resume
+        state["_run"] = None
+        state["_batch"] = None
+        state["_defined"] = set()
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
+
+__all__ = ["WandBLogger", "resolve_mode", "has_api_key", "sanitize_config", "package_versions"]

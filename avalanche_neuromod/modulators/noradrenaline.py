@@ -1,0 +1,153 @@
+"""Noradrenaline: unexpected uncertainty, and the phasic transient that buys flexibility.
+
+Mei et al. (2025, arXiv:2501.06762) give noradrenaline (NA, from the locus coeruleus) the signal of
+*unexpected* uncertainty (Yu & Dayan 2005): an unsignalled change of context. In their Go/No-Go
+case study a sub-network detects the contingency change and releases an NA transient that raises
+plasticity and exploration, which lets the network leave the old solution. Here the detector is a
+surprise test of a prediction-error signal ``u_t`` (|RPE|, loss or output entropy) against its own
+tonic running statistics (:class:`~avalanche_neuromod.modulators.base.RunningStats`):
+
+    z_t = (u_t - mu_{t-1}) / max(sigma_{t-1}, min_std)                      (surprise)
+    p_t = sigmoid(slope * (z_t - threshold))                                (phasic release)
+    n_t = max(decay * n_{t-1}, p_t),   decay = exp(-1 / time_constant)      (NA level in [0, 1])
+
+The release is suppressed for the first ``warmup`` steps, while the statistics are still forming.
+``threshold`` is the z-score at which NA declares a change; acetylcholine may set it (Yu & Dayan:
+the switch is declared when NA exceeds a level that grows with expected uncertainty). Effects, each
+bounded, all ``1`` at rest (Aston-Jones & Cohen 2005 adaptive gain; Doya 2002, NA as the inverse
+temperature of action selection):
+
+    plasticity  = 1 + plasticity_gain  * n_t
+    gain        = 1 + gain_gain        * n_t
+    temperature = 1 + exploration_gain * n_t     (policy pi ∝ exp(beta / temperature * logits))
+    consolidation = 1 - n_t                      (loosens consolidation anchors during a burst)
+    reset       = 1 - reset_gain * p_t           (network reset, Bouret & Sara 2005: the read-out
+                                                  shrinks by this factor on the step of a burst)
+
+Tonic NA follows utility, as in adaptive-gain theory (Aston-Jones & Cohen 2005: when short-term
+utility falls below long-term utility the LC leaves its phasic mode for a tonic, exploratory
+one). With a fast and a slow running average of the reward (or accuracy) ``U_fast``, ``U_slow``:
+
+    tau_t = clip((U_slow - U_fast) / max(|U_slow|, utility_scale), 0, 1)    (tonic NA)
+
+The tonic level drives exploration (``temperature = 1 + exploration_gain * max(n_t, tau_t)``): a
+learner that gave up on a rule that no longer pays (and so sees no more surprise) keeps exploring
+until reward comes back. Without a utility signal ``tau_t = 0``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .base import RunningStats, check_nonnegative, check_positive, check_rate
+
+
+class Noradrenaline(nn.Module):
+    """Surprise detector with a decaying phasic NA level and its effects on learning."""
+
+    def __init__(
+        self,
+        *,
+        stats_rate: float = 0.05,
+        threshold: float = 3.0,
+        slope: float = 2.0,
+        time_constant: float = 20.0,
+        min_std: float = 0.05,
+        warmup: int = 10,
+        plasticity_gain: float = 2.0,
+        gain_gain: float = 0.25,
+        exploration_gain: float = 4.0,
+        reset_gain: float = 0.5,
+        utility_fast_rate: float = 0.2,
+        utility_slow_rate: float = 0.01,
+        utility_scale: float = 0.1,
+    ):
+        super().__init__()
+        self.stats = RunningStats(rate=check_rate("stats_rate", stats_rate))
+        self.threshold = float(threshold)
+        if not math.isfinite(self.threshold):
+            raise ValueError(f"threshold must be finite, got {threshold}")
+        self.slope = check_positive("slope", slope)
+        self.time_constant = check_positive("time_constant", time_constant)
+        self.min_std = check_positive("min_std", min_std)
+        if int(warmup) < 0:
+            raise ValueError(f"warmup must be >= 0, got {warmup}")
+        self.warmup = int(warmup)
+        self.plasticity_gain = check_nonnegative("plasticity_gain", plasticity_gain)
+        self.gain_gain = check_nonnegative("gain_gain", gain_gain)
+        self.exploration_gain = check_nonnegative("exploration_gain", exploration_gain)
+        self.reset_gain = check_rate("reset_gain", reset_gain, allow_zero=True)
+        self.utility_fast = RunningStats(rate=check_rate("utility_fast_rate", utility_fast_rate))
+        self.utility_slow = RunningStats(rate=check_rate("utility_slow_rate", utility_slow_rate))
+        self.utility_scale = check_positive("utility_scale", utility_scale)
+        self.register_buffer("level", torch.tensor(0.0))  # phasic NA level n_t
+        self.register_buffer("tonic", torch.tensor(0.0))  # tonic NA level tau_t
+        self.register_buffer("surprise", torch.tensor(0.0))  # last z_t
+        self.register_buffer("release", torch.tensor(0.0))  # last phasic release p_t
+
+    @property
+    def decay(self) -> float:
+        return math.exp(-1.0 / self.time_constant)
+
+    @torch.no_grad()
+    def observe(
+        self,
+        signal: torch.Tensor,
+        *,
+        utility: torch.Tensor | None = None,
+        threshold: float | None = None,
+    ) -> torch.Tensor:
+        """Take this step's prediction-error signal ``u_t`` (a scalar) and return ``n_t``.
+
+        :param utility: this step's mean reward or accuracy (drives tonic NA).
+        :param threshold: overrides the z threshold for this step (set by acetylcholine).
+        """
+        if utility is not None:
+            self._observe_utility(utility)
+        u = signal.detach().float().reshape(-1).mean().to(self.level.device)
+        if not torch.isfinite(u):
+            return self.level  # a non-finite signal carries no evidence; keep the state
+        theta = self.threshold if threshold is None else float(threshold)
+        stats = self.stats
+        if int(stats.count) >= max(self.warmup, 1):
+            z = (u - stats.mean) / stats.std.clamp_min(self.min_std)
+            release = torch.sigmoid(self.slope * (z - theta))
+        else:
+            z = torch.zeros_like(u)
+            release = torch.zeros_like(u)
+        self.surprise.copy_(z)
+        self.release.copy_(release)
+        self.level.copy_(torch.maximum(self.decay * self.level, release).clamp(0.0, 1.0))
+        stats.update(u)
+        return self.level
+
+    @torch.no_grad()
+    def _observe_utility(self, utility: torch.Tensor) -> None:
+        value = utility.detach().float().reshape(-1).mean().to(self.level.device)
+        if not torch.isfinite(value):
+            return
+        self.utility_fast.update(value)
+        self.utility_slow.update(value)
+        if int(self.utility_slow.count) < max(self.warmup, 1):
+            return
+        slow, fast = self.utility_slow.mean, self.utility_fast.mean
+        deficit = (slow - fast) / slow.abs().clamp_min(self.utility_scale)
+        self.tonic.copy_(deficit.clamp(0.0, 1.0))
+
+    def plasticity(self) -> torch.Tensor:
+        return 1.0 + self.plasticity_gain * self.level
+
+    def gain(self) -> torch.Tensor:
+        return 1.0 + self.gain_gain * self.level
+
+    def temperature(self) -> torch.Tensor:
+        return 1.0 + self.exploration_gain * torch.maximum(self.level, self.tonic)
+
+    def reset(self) -> torch.Tensor:
+        return 1.0 - self.reset_gain * self.release
+
+    def consolidation(self) -> torch.Tensor:
+        return 1.0 - self.level

@@ -1,0 +1,127 @@
+"""Glue shared by the plugins: update gating, gain hooks, reading signals off a strategy.
+
+None of this is neuromodulation by itself; it is how a modulator's factor reaches an arbitrary
+Avalanche strategy, torch model and optimizer.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class UpdateGate:
+    """Scale the optimizer's update of every model parameter by a plasticity factor ``m``.
+
+    Three-factor form (Frémaux & Gerstner 2016): ``dw = m * e`` where ``e`` is the update the
+    optimizer proposes (its eligibility, whatever the optimizer: SGD, Adam, ...). Implemented as
+    ``w <- w_old + m * (w_new - w_old)`` around ``optimizer.step()``, so it composes
+    multiplicatively with other gates and leaves the optimizer's own state untouched.
+    """
+
+    def __init__(self) -> None:
+        self._params: list[torch.Tensor] = []
+        self._before: list[torch.Tensor] = []
+
+    def snapshot(self, model: nn.Module) -> None:
+        self._params = [p for p in model.parameters() if p.requires_grad]
+        self._before = [p.detach().clone() for p in self._params]
+
+    @torch.no_grad()
+    def apply(self, factor: torch.Tensor | float) -> None:
+        if not self._params:
+            return
+        if not isinstance(factor, torch.Tensor) or factor.numel() == 1:
+            value = float(factor)
+            if value != 1.0:
+                for old, p in zip(self._before, self._params):
+                    p.copy_(torch.lerp(old, p, value))
+        self._params, self._before = [], []
+
+
+def _layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    return [(name, m) for name, m in model.named_modules()
+            if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d))]
+
+
+def readout_layers(model: nn.Module) -> list[nn.Module]:
+    """The read-out: the last Linear/conv layer, or every head of a multi-head model."""
+    hidden = {id(m) for m in hidden_layers(model)}
+    return [m for _, m in _layers(model) if id(m) not in hidden]
+
+
+def hidden_layers(model: nn.Module) -> list[nn.Module]:
+    """Linear and convolutional layers of ``model`` except the last one (the read-out).
+
+    Found by walking the module tree, so any ``nn.Module`` works; multi-head models keep all of
+    their heads out of the list (heads are the read-out).
+    """
+    layers = _layers(model)
+    head_names = {name for name, _ in layers if "classifier" in name or "head" in name}
+    layers = [(name, m) for name, m in layers
+              if not any(name == h or name.startswith(h + ".") for h in head_names)]
+    if not head_names and layers:
+        layers = layers[:-1]
+    return [m for _, m in layers]
+
+
+class GainHooks:
+    """Multiply the output of hidden layers by a gain ``g`` while the model trains.
+
+    ``z = (W x + b) * g`` (adaptive gain, Aston-Jones & Cohen 2005; NGM-SGD applies it per unit).
+    ``g`` is a tensor that the owner updates in place; hooks are removed with :meth:`remove`.
+    """
+
+    def __init__(self) -> None:
+        self.gain: torch.Tensor | None = None
+        self._handles: list = []
+        self._model: nn.Module | None = None
+
+    def attach(self, model: nn.Module, gain: torch.Tensor) -> None:
+        if self._model is model:
+            self.gain = gain
+            return
+        self.remove()
+        self.gain = gain
+        self._model = model
+        for layer in hidden_layers(model):
+            self._handles.append(layer.register_forward_hook(self._hook))
+
+    def _hook(self, module: nn.Module, inputs, output):
+        if module.training and self.gain is not None:
+            return output * self.gain.to(output.device, output.dtype)
+        return output
+
+    def remove(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles, self._model = [], None
+
+
+def is_reward_driven(strategy) -> bool:
+    """True when the strategy chose actions and received rewards this step."""
+    return getattr(strategy, "mb_reward", None) is not None
+
+
+def reward_prediction_error(strategy) -> torch.Tensor:
+    """``r - V`` from a reward-driven strategy (``V = 0`` when it has no critic value)."""
+    reward = strategy.mb_reward.detach().float()
+    value = getattr(strategy, "mb_value", None)
+    return reward if value is None else reward - value.detach().float()
+
+
+def per_sample_loss(strategy) -> torch.Tensor:
+    """Per-sample cross-entropy of the current mini-batch, with the criterion's settings."""
+    criterion = getattr(strategy, "_criterion", None)
+    kwargs = {}
+    if isinstance(criterion, nn.CrossEntropyLoss):
+        kwargs = dict(weight=criterion.weight, ignore_index=criterion.ignore_index,
+                      label_smoothing=criterion.label_smoothing)
+    return F.cross_entropy(strategy.mb_output, strategy.mb_y, reduction="none", **kwargs)
+
+
+def output_entropy(logits: torch.Tensor) -> torch.Tensor:
+    """Per-sample entropy (nats) of the softmax of ``logits``."""
+    logp = F.log_softmax(logits.detach().float(), dim=-1)
+    return -(logp.exp() * logp).sum(-1)

@@ -1,0 +1,106 @@
+"""Strategy presets as data: ``strategies/<name>.yaml`` (installed as package data).
+
+A preset names the modulators a strategy uses and their parameters::
+
+    name: da+na
+    modulators:
+      dopamine: {tonic_rate: 0.05, ...}
+      noradrenaline: {threshold: 3.0, ...}
+"""
+
+from __future__ import annotations
+
+import copy
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+MODULATORS = ("dopamine", "noradrenaline")
+PRESET_KEYS = {"name", "description", "modulators"}
+
+
+class PresetError(ValueError):
+    """A preset name, file or field is invalid (the message names it)."""
+
+
+def _preset_files() -> dict[str, Any]:
+    root = resources.files("avalanche_neuromod.presets")
+    return {p.name[:-5]: p for p in root.iterdir() if p.name.endswith(".yaml")}
+
+
+def list_presets() -> list[str]:
+    """Names of the presets shipped with the package."""
+    return sorted(_preset_files())
+
+
+def validate_preset(data: Any, *, source: str) -> dict:
+    """Check a preset's structure; return a normalised deep copy."""
+    if not isinstance(data, dict):
+        raise PresetError(f"{source}: a preset must be a mapping, got {type(data).__name__}")
+    unknown = set(data) - PRESET_KEYS
+    if unknown:
+        raise PresetError(f"{source}: unknown key(s) {sorted(unknown)}; allowed "
+                          f"{sorted(PRESET_KEYS)}")
+    modulators = data.get("modulators") or {}
+    if not isinstance(modulators, dict):
+        raise PresetError(f"{source}: modulators must be a mapping")
+    for name, params in modulators.items():
+        if name not in MODULATORS:
+            raise PresetError(f"{source}: modulators.{name}: unknown modulator; choose from "
+                              f"{', '.join(MODULATORS)}")
+        if params is not None and not isinstance(params, dict):
+            raise PresetError(f"{source}: modulators.{name} must be a mapping of parameters")
+    out = copy.deepcopy(data)
+    out["modulators"] = {k: dict(v or {}) for k, v in modulators.items()}
+    return out
+
+
+def load_preset(name_or_path: str | Path | dict) -> dict:
+    """A preset by name (``"da+na"``), from a YAML file path, or a dict (validated)."""
+    if isinstance(name_or_path, dict):
+        return validate_preset(name_or_path, source="preset")
+    text = str(name_or_path)
+    files = _preset_files()
+    if text in files:
+        source, raw = f"preset {text!r}", files[text].read_text()
+    elif text.endswith((".yaml", ".yml")):
+        path = Path(text)
+        try:
+            raw = path.read_text()
+        except OSError as err:
+            raise PresetError(f"preset: cannot read {path}: {err.strerror}") from None
+        source = str(path)
+    else:
+        raise PresetError(f"preset: unknown preset {text!r}; choose from "
+                          f"{', '.join(list_presets())} or give a .yaml file")
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as err:
+        raise PresetError(f"{source}: invalid YAML ({err.__class__.__name__})") from None
+    preset = validate_preset(data, source=source)
+    preset.setdefault("name", text)
+    return preset
+
+
+def build_plugins(preset: dict, *, overrides: dict | None = None) -> list:
+    """Instantiate the plugins a preset names (``overrides`` update modulator parameters)."""
+    from ..plugins import DopaminePlugin, NoradrenalinePlugin
+
+    classes = {"dopamine": DopaminePlugin, "noradrenaline": NoradrenalinePlugin}
+    modulators = copy.deepcopy(preset["modulators"])
+    for name, params in (overrides or {}).items():
+        if name not in MODULATORS:
+            raise PresetError(f"modulators.{name}: unknown modulator")
+        modulators.setdefault(name, {}).update(params)
+    plugins = []
+    for name in MODULATORS:  # fixed order: DA before NA
+        if name in modulators:
+            try:
+                plugins.append(classes[name](**modulators[name]))
+            except TypeError as err:
+                raise PresetError(f"modulators.{name}: {err}") from None
+            except ValueError as err:
+                raise PresetError(f"modulators.{name}.{err}") from None
+    return plugins
