@@ -47,11 +47,14 @@ DEFAULT_CONFIG: dict[str, Any] = {
         {"name": "small-noisy",
          "stream": {"population_size": 16, "noise": 0.4,
                     "shifts": ["extra", "reversal", "intra"]}},
+        {"name": "large-clean",
+         "stream": {"population_size": 64, "noise": 0.1, "sparsity": 0.125,
+                    "shifts": ["intra", "extra", "reversal"]}},
     ],
     "cued": {"name": "cued",
              "stream": {"population_size": 32, "noise": 0.2,
                         "shifts": ["reversal", "extra", "reversal"]}},
-    "model": {"hidden": 64},
+    "model": {"hidden": 64, "activation": "tanh"},
     "optimizer": {"lr": 0.3},
     "train_mb_size": 8,
     "reward": {"hit": 1.0, "false_alarm": -1.0, "correct_rejection": 0.0, "miss": 0.0},
@@ -125,8 +128,11 @@ def validate_config(config: Any, *, source: str = "config") -> dict:
         cued = check_keys(cfg["cued"], {"name", "stream"}, field=f"{source}.cued")
         _check_stream(deep_merge(base_stream, cued.get("stream") or {}),
                       field=f"{source}.cued.stream")
-    model = check_keys(cfg["model"], {"hidden"}, field=f"{source}.model")
+    model = check_keys(cfg["model"], {"hidden", "activation"}, field=f"{source}.model")
     positive_int(model["hidden"], field=f"{source}.model.hidden")
+    if model["activation"] not in ("tanh", "relu", "leaky_relu"):
+        raise ConfigError(f"{source}.model.activation: unknown activation "
+                          f"{model['activation']!r}; choose from tanh, relu, leaky_relu")
     opt = check_keys(cfg["optimizer"], {"lr"}, field=f"{source}.optimizer")
     number(opt["lr"], field=f"{source}.optimizer.lr", low=0.0, low_open=True)
     positive_int(cfg["train_mb_size"], field=f"{source}.train_mb_size")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 
 import torch
 from avalanche.evaluation.metrics import (
@@ -21,11 +22,17 @@ from .plugins import modulator_signal_metrics
 from .strategies import NeuromodulatedStrategy
 
 ACC = "Top1_Acc_Exp/eval_phase/test_stream/Exp{:03d}"
+SUMMARY_KEYS = ("trials_to_criterion", "final_accuracy", "stream_accuracy", "forgetting", "bwt",
+                "fwt", "wall_time")
 
 
-def mlp(input_size: int, hidden: int, n_classes: int) -> nn.Module:
-    """The case study's network: one ReLU hidden layer."""
-    return nn.Sequential(nn.Linear(input_size, hidden), nn.ReLU(), nn.Linear(hidden, n_classes))
+ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "leaky_relu": nn.LeakyReLU}
+
+
+def mlp(input_size: int, hidden: int, n_classes: int, *, activation: str = "tanh") -> nn.Module:
+    """The case study's network: one hidden layer of rate units (tanh by default)."""
+    return nn.Sequential(nn.Linear(input_size, hidden), ACTIVATIONS[activation](),
+                         nn.Linear(hidden, n_classes))
 
 
 def _stream_kwargs(stream: dict) -> dict:
@@ -38,7 +45,8 @@ def train_gonogo_cell(cell, *, device: torch.device, wandb_options: dict | None 
     start = time.perf_counter()
     RNGManager.set_random_seeds(cell.seed)
     bm = gonogo_benchmark(**_stream_kwargs(cell.stream), cued=cell.cued, seed=cell.seed)
-    model = mlp(bm.input_size, cfg["model"]["hidden"], bm.n_classes)
+    model = mlp(bm.input_size, cfg["model"]["hidden"], bm.n_classes,
+                activation=cfg["model"]["activation"])
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg["optimizer"]["lr"])
     metric = cfg["metric"]
     ttc = TrialsToCriterion(window=metric["window"], criterion=metric["criterion"])
@@ -54,14 +62,16 @@ def train_gonogo_cell(cell, *, device: torch.device, wandb_options: dict | None 
             config={"setting": cell.setting, "learning": cell.learning, "cued": cell.cued,
                     "preset": cell.preset, "seed": cell.seed, "stream": cell.stream,
                     "config": cfg}))
-    evaluator = EvaluationPlugin(
-        accuracy_metrics(experience=True, stream=True),
-        forgetting_metrics(experience=True, stream=True),
-        bwt_metrics(experience=True, stream=True),
-        forward_transfer_metrics(experience=True, stream=True),
-        ttc, entropy, *modulator_signal_metrics(),
-        loggers=loggers,
-    )
+    with warnings.catch_warnings():  # a run without W&B has no loggers on purpose
+        warnings.filterwarnings("ignore", message="No loggers specified")
+        evaluator = EvaluationPlugin(
+            accuracy_metrics(experience=True, stream=True),
+            forgetting_metrics(experience=True, stream=True),
+            bwt_metrics(experience=True, stream=True),
+            forward_transfer_metrics(experience=True, stream=True),
+            ttc, entropy, *modulator_signal_metrics(),
+            loggers=loggers,
+        )
     strategy = NeuromodulatedStrategy(
         model=model, optimizer=optimizer, preset=cell.preset, learning=cell.learning,
         modulators=cfg.get("modulators") or None, train_mb_size=cfg["train_mb_size"],
@@ -74,8 +84,6 @@ def train_gonogo_cell(cell, *, device: torch.device, wandb_options: dict | None 
         strategy.train(experience, eval_streams=[bm.test_stream])
         last = strategy.eval(bm.test_stream)
         matrix.append([float(last[ACC.format(j)]) for j in range(n_exp)])
-    for logger in loggers:
-        logger.close()
     traces = {p.__class__.__name__: p.trace for p in strategy.modulator_plugins}
     signals = {}
     if "DopaminePlugin" in traces:
@@ -88,7 +96,7 @@ def train_gonogo_cell(cell, *, device: torch.device, wandb_options: dict | None 
         value = last.get(name)
         return None if value is None else float(value)
 
-    return {
+    record = {
         "setting": cell.setting, "mode": cell.learning, "cued": cell.cued,
         "preset": cell.preset, "seed": cell.seed, "rules": list(bm.rules),
         "trials_per_rule": cell.stream["trials_per_rule"],
@@ -105,3 +113,7 @@ def train_gonogo_cell(cell, *, device: torch.device, wandb_options: dict | None 
         "wall_time": round(time.perf_counter() - start, 3),
         "device": str(device),
     }
+    for logger in loggers:
+        logger.log_summary({key: record[key] for key in SUMMARY_KEYS})
+        logger.close()
+    return record

@@ -32,7 +32,8 @@ def _seeds(text: str):
     try:
         values = [int(p) for p in parts]
     except ValueError:
-        raise ConfigError(f"--seeds: expected a count or a comma list of integers, got {text!r}")
+        raise ConfigError(
+            f"--seeds: expected a count or a comma list of integers, got {text!r}") from None
     if len(values) == 1 and "," not in text:
         return values[0]
     return values

@@ -41,7 +41,8 @@ def check_keys(data: Any, allowed: set[str], *, field: str) -> dict:
         raise ConfigError(f"{field}: must be a mapping, got {type(data).__name__}")
     unknown = sorted(set(data) - allowed)
     if unknown:
-        raise ConfigError(f"{field}.{unknown[0]}: unknown key; allowed: {', '.join(sorted(allowed))}")
+        allowed_text = ", ".join(sorted(allowed))
+        raise ConfigError(f"{field}.{unknown[0]}: unknown key; allowed: {allowed_text}")
     return data
 
 

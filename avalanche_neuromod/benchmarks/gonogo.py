@@ -22,8 +22,8 @@ Gaussian noise of std ``noise``, rectified at 0. Everything is drawn from ``seed
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 import torch
 from avalanche.benchmarks.scenarios.dataset_scenario import benchmark_from_datasets
@@ -199,8 +199,8 @@ def gonogo_benchmark(
     :param seed: fixes codes, rules, trial order and noise.
 
     Experiences carry ``(x, y, stimulus, task_label)``: ``y`` is 1 for Go, 0 for No-Go, and
-    ``stimulus`` (0..3 = 2 * visual cue + auditory cue) identifies the compound cue. The scenario has
-    ``rules`` (names), ``input_size``, ``n_classes`` (2), ``cued`` and ``config`` attributes.
+    ``stimulus`` (0..3 = 2 * visual cue + auditory cue) identifies the compound cue. The scenario
+    has ``rules`` (names), ``input_size``, ``n_classes`` (2), ``cued`` and ``config`` attributes.
     """
     config = GoNoGoConfig(
         shifts=tuple(shifts), initial_rule=initial_rule,

@@ -12,9 +12,10 @@ with ``V_i`` the critic's value of the cue when there is one and otherwise the *
 
     V_bar <- V_bar + tonic_rate * (mean_i r_i - V_bar).
 
-In reward-driven learning ``delta_i`` multiplies the eligibility of the chosen action (actor-critic,
-dw = delta * grad log pi(a|s)). In supervised learning the reward is correctness (1/0) or the negative
-loss, and DA sets a per-sample plasticity factor that grows with the size of the surprise,
+In reward-driven learning ``delta_i`` multiplies the eligibility of the chosen action
+(actor-critic, dw = delta * grad log pi(a|s)). In supervised learning the reward is correctness
+(1/0) or the negative loss, and DA sets a per-sample plasticity factor that grows with the size of
+the surprise,
 
     m_i = clip(1 + plasticity_gain * |delta_i|, 0, max_plasticity),
 

@@ -121,6 +121,23 @@ def per_sample_loss(strategy) -> torch.Tensor:
     return F.cross_entropy(strategy.mb_output, strategy.mb_y, reduction="none", **kwargs)
 
 
+def loss_normaliser(strategy) -> torch.Tensor:
+    """The denominator of the criterion's mean: ``sum_i w_{y_i}`` over the samples it keeps.
+
+    ``nn.CrossEntropyLoss`` divides by the summed class weights of the kept (non-ignored) samples,
+    so a reweighting term must use the same denominator to stay a weighted mean of ``m_i l_i``.
+    """
+    criterion = getattr(strategy, "_criterion", None)
+    y = strategy.mb_y
+    if not isinstance(criterion, nn.CrossEntropyLoss) or y.dim() != 1:
+        return torch.tensor(float(y.shape[0]), device=y.device)
+    keep = y != criterion.ignore_index
+    if criterion.weight is None:
+        return keep.sum().clamp_min(1).float()
+    weights = criterion.weight.to(y.device)[y.clamp_min(0)] * keep
+    return weights.sum().clamp_min(torch.finfo(weights.dtype).tiny)
+
+
 def output_entropy(logits: torch.Tensor) -> torch.Tensor:
     """Per-sample entropy (nats) of the softmax of ``logits``."""
     logp = F.log_softmax(logits.detach().float(), dim=-1)

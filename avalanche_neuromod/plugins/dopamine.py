@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..modulators import Dopamine
-from ._glue import UpdateGate, is_reward_driven, per_sample_loss
+from ._glue import UpdateGate, is_reward_driven, loss_normaliser, per_sample_loss
 from .base import ModulatorPlugin
 
 
@@ -94,10 +94,12 @@ class DopaminePlugin(ModulatorPlugin):
     def before_backward(self, strategy, **kwargs):
         if self.plasticity is None or self.scope != "sample":
             return
-        # Reweight each sample's loss by its plasticity: adds sum_i (m_i - 1) l_i / B to the loss
-        # so terms other plugins added (EWC, LwF, ...) are kept as they are.
+        # Reweight each sample's loss by its plasticity: adds sum_i (m_i - 1) l_i / N to the loss,
+        # N the criterion's own normaliser, so the criterion's mean becomes the mean of m_i l_i and
+        # terms other plugins added (EWC, LwF, ...) are kept as they are.
         losses = per_sample_loss(strategy)
-        strategy.loss = strategy.loss + ((self.plasticity - 1.0) * losses).mean()
+        extra = ((self.plasticity - 1.0) * losses).sum() / loss_normaliser(strategy)
+        strategy.loss = strategy.loss + extra
 
     def before_update(self, strategy, **kwargs):
         if self.plasticity is not None and self.scope == "step":

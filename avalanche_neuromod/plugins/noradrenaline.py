@@ -29,7 +29,7 @@ class NoradrenalinePlugin(ModulatorPlugin):
     level ``n_t = max(decay * n_{t-1}, sigmoid(slope (z_t - threshold)))``. The level then:
 
     - raises **plasticity**: the optimizer's update is scaled by ``1 + plasticity_gain * n_t``;
-    - raises the **gain** of hidden layers: ``z = (W x + b) * (1 + gain_gain * n_t)`` while training;
+    - raises the **gain** of hidden layers while training: ``z = (W x + b) * (1 + gain_gain n_t)``;
     - raises **exploration** in strategies that sample actions (they expose ``temperature``):
       ``pi ∝ exp(beta * logits / (1 + exploration_gain * n_t))``;
     - **resets** the read-out on a burst (Bouret & Sara 2005's network reset): its weights shrink
