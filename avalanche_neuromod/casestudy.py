@@ -32,7 +32,7 @@ from .config import (
     positive_int,
     string_list,
 )
-from .strategies.presets import PresetError, load_preset
+from .strategies.presets import MODULATORS, PresetError, build_plugins, load_preset
 from .strategies.reward import LEARNING_MODES
 
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -84,10 +84,8 @@ def _check_stream(stream: Any, *, field: str) -> dict:
     try:
         kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in stream.items()}
         GoNoGoConfig(**kwargs).validate()
-    except ValueError as err:
-        message = str(err)
-        name = message.split(" ", 1)[0].rstrip(":")
-        raise ConfigError(f"{field}.{name}: {message.split(' ', 1)[1]}") from None
+    except ValueError as err:  # messages start with "<field>: "
+        raise ConfigError(f"{field}.{err}") from None
     except TypeError as err:
         raise ConfigError(f"{field}: {err}") from None
     return stream
@@ -144,7 +142,14 @@ def validate_config(config: Any, *, source: str = "config") -> dict:
     number(metric["criterion"], field=f"{source}.metric.criterion", low=0.0, high=1.0,
            low_open=True)
     positive_int(metric["entropy_bin"], field=f"{source}.metric.entropy_bin")
-    check_keys(cfg["modulators"], {"dopamine", "noradrenaline"}, field=f"{source}.modulators")
+    overrides = check_keys(cfg["modulators"], set(MODULATORS), field=f"{source}.modulators")
+    for name, params in overrides.items():
+        if not isinstance(params, dict):
+            raise ConfigError(f"{source}.modulators.{name}: must be a mapping of parameters")
+    try:  # build every modulator once so that bad parameters fail before anything runs
+        build_plugins({"modulators": {name: {} for name in MODULATORS}}, overrides=overrides)
+    except PresetError as err:
+        raise ConfigError(f"{source}.{err}") from None
     return cfg
 
 
@@ -229,9 +234,14 @@ def run_cells(cells: list[Cell], *, device: torch.device, workers: int = 1,
     records: list[dict | None] = [None] * len(cells)
     kwargs = dict(device=str(device), wandb_options=wandb_options)
     if workers <= 1 or device.type == "cuda":
-        for i, cell in enumerate(cells):
-            records[i] = run_cell(cell, **kwargs)
-            bar.update()
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # tiny models: intra-op threads only add overhead
+        try:
+            for i, cell in enumerate(cells):
+                records[i] = run_cell(cell, **kwargs)
+                bar.update()
+        finally:
+            torch.set_num_threads(threads)
     else:
         ctx = get_context("fork" if os.name == "posix" else "spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,

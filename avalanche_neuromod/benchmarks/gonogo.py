@@ -51,19 +51,25 @@ class Rule:
         return base if self.exemplar == 0 else f"{base}{self.exemplar}"
 
 
-def parse_rule(name: str) -> Rule:
+def parse_rule(name: str, *, field: str = "rules") -> Rule:
     """``"A"`` -> visual cue 0; ``"Y2"`` -> auditory cue 1 of exemplar set 2."""
     text = str(name).strip()
     for dimension, cues in CUE_NAMES.items():
         for index, cue in enumerate(cues):
             if text[:1] == cue and (text[1:] == "" or text[1:].isdigit()):
                 return Rule(dimension, index, int(text[1:] or 0))
-    raise ValueError(f"rules: unknown cue {name!r} (use A, B, X, Y, optionally with an exemplar "
+    raise ValueError(f"{field}: unknown cue {name!r} (use A, B, X, Y, optionally with an exemplar "
                      "number such as A1)")
 
 
-def apply_shift(rule: Rule, kind: str, rng: torch.Generator) -> Rule:
-    """The rule that follows ``rule`` after a shift of ``kind``."""
+def apply_shift(
+    rule: Rule, kind: str, rng: torch.Generator, exemplars: dict[str, int] | None = None
+) -> Rule:
+    """The rule that follows ``rule`` after a shift of ``kind``.
+
+    ``exemplars`` holds the exemplar set each dimension shows now: an extra-dimensional shift
+    moves to the other dimension's current cues (not back to its first ones).
+    """
     if kind == "reversal":
         return Rule(rule.dimension, 1 - rule.cue, rule.exemplar)
     if kind == "intra":
@@ -71,7 +77,7 @@ def apply_shift(rule: Rule, kind: str, rng: torch.Generator) -> Rule:
     if kind == "extra":
         other = AUDITORY if rule.dimension == VISUAL else VISUAL
         cue = int(torch.randint(0, 2, (1,), generator=rng))
-        return Rule(other, cue, 0)
+        return Rule(other, cue, (exemplars or {}).get(other, 0))
     raise ValueError(f"shifts: unknown shift {kind!r}; choose from {', '.join(SHIFT_KINDS)}")
 
 
@@ -91,24 +97,34 @@ class GoNoGoConfig:
     seed: int = 0
 
     def validate(self) -> GoNoGoConfig:
+        """Check every field; a ValueError's message starts with the field's name."""
         for name in ("trials_per_rule", "test_trials", "population_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+                raise ValueError(f"{name}: must be a positive integer, got {value!r}")
+        for name in ("sparsity", "noise"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"{name}: must be a number, got {value!r}")
         if not (0.0 < float(self.sparsity) < 1.0):
-            raise ValueError(f"sparsity must be in (0, 1), got {self.sparsity!r}")
+            raise ValueError(f"sparsity: must be in (0, 1), got {self.sparsity!r}")
         if round(self.sparsity * self.population_size) < 1:
-            raise ValueError("population_size * sparsity must give at least one active neuron, got "
-                             f"{self.population_size} * {self.sparsity}")
+            raise ValueError("sparsity: population_size * sparsity must give at least one active "
+                             f"neuron, got {self.population_size} * {self.sparsity}")
         if not (math.isfinite(float(self.noise)) and float(self.noise) >= 0.0):
-            raise ValueError(f"noise must be a finite number >= 0, got {self.noise!r}")
+            raise ValueError(f"noise: must be a finite number >= 0, got {self.noise!r}")
+        if isinstance(self.shifts, str) or not all(isinstance(k, str) for k in self.shifts):
+            raise ValueError(f"shifts: must be a list of shift kinds, got {self.shifts!r}")
         for kind in self.shifts:
             if kind not in SHIFT_KINDS:
                 raise ValueError(f"shifts: unknown shift {kind!r}; choose from "
                                  f"{', '.join(SHIFT_KINDS)}")
-        if self.rules is not None and len(self.rules) < 1:
-            raise ValueError("rules must name at least one rule")
-        parse_rule(self.initial_rule)
+        if self.rules is not None:
+            if isinstance(self.rules, str) or len(self.rules) < 1:
+                raise ValueError("rules: must name at least one rule")
+            for rule in self.rules:
+                parse_rule(rule, field="rules")
+        parse_rule(self.initial_rule, field="initial_rule")
         return self
 
 
@@ -136,8 +152,10 @@ def _rule_sequence(config: GoNoGoConfig, rng: torch.Generator) -> list[Rule]:
     if config.rules is not None:
         return [parse_rule(name) for name in config.rules]
     rules = [parse_rule(config.initial_rule)]
+    exemplars = {VISUAL: 0, AUDITORY: 0}
     for kind in config.shifts:
-        rules.append(apply_shift(rules[-1], kind, rng))
+        exemplars[rules[-1].dimension] = rules[-1].exemplar
+        rules.append(apply_shift(rules[-1], kind, rng, exemplars))
     return rules
 
 

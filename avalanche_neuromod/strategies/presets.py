@@ -85,7 +85,12 @@ def load_preset(name_or_path: str | Path | dict) -> dict:
 
 
 def build_plugins(preset: dict, *, overrides: dict | None = None) -> list:
-    """Instantiate the plugins a preset names (``overrides`` update modulator parameters)."""
+    """Instantiate the plugins a preset names.
+
+    ``overrides`` update the parameters of modulators the preset uses; an override for a
+    modulator the preset does not use is ignored (so one set of overrides can serve a whole suite
+    without turning the ``none`` or ``da`` baselines into something else).
+    """
     from ..plugins import DopaminePlugin, NoradrenalinePlugin
 
     classes = {"dopamine": DopaminePlugin, "noradrenaline": NoradrenalinePlugin}
@@ -93,7 +98,10 @@ def build_plugins(preset: dict, *, overrides: dict | None = None) -> list:
     for name, params in (overrides or {}).items():
         if name not in MODULATORS:
             raise PresetError(f"modulators.{name}: unknown modulator")
-        modulators.setdefault(name, {}).update(params)
+        if not isinstance(params, dict):
+            raise PresetError(f"modulators.{name}: must be a mapping of parameters")
+        if name in modulators:
+            modulators[name].update(params)
     plugins = []
     for name in MODULATORS:  # fixed order: DA before NA
         if name in modulators:

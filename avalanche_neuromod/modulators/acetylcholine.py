@@ -1,0 +1,104 @@
+"""Acetylcholine: expected uncertainty, attention, and the encoding/consolidation balance.
+
+Mei et al. (2025, arXiv:2501.06762) give acetylcholine (ACh) encoding, attention and *expected*
+uncertainty: the known unreliability of predictions inside a context (Yu & Dayan 2005). Here:
+
+- **Expected uncertainty.** The running variance of the prediction error ``u_t`` inside the
+  current context, ``v_c <- (1 - rate) v_c + rate (u_t - mu_c)^2`` (one :class:`RunningStats`
+  per context), and the ACh level ``a_t = sqrt(v_c) / (sqrt(v_c) + scale)`` in ``[0, 1)``.
+- **Threshold of change (Yu & Dayan).** Noradrenaline declares an unexpected change when its
+  surprise exceeds a threshold that grows with expected uncertainty: a noisy context needs
+  more surprise.
+  Their switch rule ``NA > ACh / (0.5 + ACh)`` becomes, on NA's z-score scale,
+
+      threshold_t = base_threshold * (1 + threshold_gain * a_t / (0.5 + a_t)).
+
+- **Attention (pathway gating).** Each context ``c`` (the task label when the stream is cued, else
+  a context index that advances whenever NA declares a change) owns a fixed random subset of hidden
+  units (Masse et al. 2018's context-dependent gating): the units of a context are kept, the others
+  are damped by ``1 - gate_strength``. What one context uses is thereby protected from the updates
+  of the next.
+- **Encoding vs consolidation (Hasselmo 2006).** High ACh favours encoding: the plasticity factor is
+  ``1 + encoding_gain * a_t``; low ACh favours consolidation and retrieval: the consolidation factor
+  (which scales serotonin's anchor) is ``1 - a_t``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .base import RunningStats, check_nonnegative, check_positive, check_rate
+
+
+class Acetylcholine(nn.Module):
+    """Per-context expected uncertainty, NA's threshold, context gates and encoding drive."""
+
+    def __init__(
+        self,
+        *,
+        stats_rate: float = 0.05,
+        scale: float = 0.25,
+        threshold_gain: float = 1.0,
+        gate_keep: float = 0.5,
+        gate_strength: float = 0.8,
+        encoding_gain: float = 0.5,
+        seed: int = 0,
+    ):
+        super().__init__()
+        self.stats_rate = check_rate("stats_rate", stats_rate)
+        self.scale = check_positive("scale", scale)
+        self.threshold_gain = check_nonnegative("threshold_gain", threshold_gain)
+        self.gate_keep = check_rate("gate_keep", gate_keep)
+        self.gate_strength = check_rate("gate_strength", gate_strength, allow_zero=True)
+        self.encoding_gain = check_nonnegative("encoding_gain", encoding_gain)
+        self.seed = int(seed)
+        self.stats = nn.ModuleDict()  # context id -> RunningStats
+        self.register_buffer("level", torch.tensor(0.0))
+        self.register_buffer("context", torch.tensor(0, dtype=torch.long))
+
+    def _context_stats(self, context: int) -> RunningStats:
+        key = str(int(context))
+        if key not in self.stats:
+            self.stats[key] = RunningStats(rate=self.stats_rate).to(self.level.device)
+        return self.stats[key]
+
+    @torch.no_grad()
+    def observe(self, signal: torch.Tensor, *, context: int | None = None) -> torch.Tensor:
+        """Fold this step's prediction error ``u_t`` into the context's statistics; return ACh."""
+        if context is not None:
+            self.context.fill_(int(context))
+        u = signal.detach().float().reshape(-1).mean()
+        if torch.isfinite(u):
+            stats = self._context_stats(int(self.context))
+            stats.update(u)
+            sd = stats.std.to(self.level.device)
+            self.level.copy_(sd / (sd + self.scale))
+        return self.level
+
+    def switch_context(self) -> int:
+        """Advance the inferred context (called when NA declares an unexpected change)."""
+        self.context.add_(1)
+        return int(self.context)
+
+    def na_threshold(self, base_threshold: float) -> torch.Tensor:
+        a = self.level
+        return base_threshold * (1.0 + self.threshold_gain * a / (0.5 + a))
+
+    def plasticity(self) -> torch.Tensor:
+        return 1.0 + self.encoding_gain * self.level
+
+    def consolidation(self) -> torch.Tensor:
+        return 1.0 - self.level
+
+    def gate(self, context: int, units: int, *, device=None) -> torch.Tensor:
+        """The context's gain on ``units`` hidden units: 1 for its own, ``1 - strength`` else.
+
+        Deterministic in ``(seed, context, units)``, so evaluation sees the gates training used.
+        """
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + int(context) * 7919
+                                                  + units)
+        keep = max(1, round(self.gate_keep * units))
+        mask = torch.full((units,), 1.0 - self.gate_strength)
+        mask[torch.randperm(units, generator=generator)[:keep]] = 1.0
+        return mask.to(device if device is not None else self.level.device)
