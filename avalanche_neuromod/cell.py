@@ -22,6 +22,8 @@ from .plugins import modulator_signal_metrics
 from .strategies import NeuromodulatedStrategy
 
 ACC = "Top1_Acc_Exp/eval_phase/test_stream/Exp{:03d}"
+SIGNAL_KEYS = {"da": "DA/rpe", "na": "NA/level", "na_tonic": "NA/tonic", "ach": "ACh/level",
+               "5ht": "5HT/level"}
 SUMMARY_KEYS = ("trials_to_criterion", "final_accuracy", "stream_accuracy", "forgetting", "bwt",
                 "fwt", "wall_time")
 
@@ -84,13 +86,11 @@ def train_gonogo_cell(cell, *, device: torch.device, wandb_options: dict | None 
         strategy.train(experience, eval_streams=[bm.test_stream])
         last = strategy.eval(bm.test_stream)
         matrix.append([float(last[ACC.format(j)]) for j in range(n_exp)])
-    traces = {p.__class__.__name__: p.trace for p in strategy.modulator_plugins}
+    trace = [step for p in strategy.modulator_plugins for step in p.trace]
     signals = {}
-    if "DopaminePlugin" in traces:
-        signals["da"] = [round(t["DA/rpe"], 5) for t in traces["DopaminePlugin"]]
-    if "NoradrenalinePlugin" in traces:
-        signals["na"] = [round(t["NA/level"], 5) for t in traces["NoradrenalinePlugin"]]
-        signals["na_tonic"] = [round(t["NA/tonic"], 5) for t in traces["NoradrenalinePlugin"]]
+    for key, name in SIGNAL_KEYS.items():
+        if trace and name in trace[0]:
+            signals[key] = [round(step[name], 5) for step in trace]
 
     def metric_or_none(name: str):
         value = last.get(name)

@@ -12,7 +12,7 @@ from avalanche.training.plugins import EvaluationPlugin
 from torch import nn
 
 from avalanche_neuromod.benchmarks import gonogo_benchmark
-from avalanche_neuromod.plugins import DopaminePlugin, NoradrenalinePlugin
+from avalanche_neuromod.plugins import NeuromodulationPlugin
 from avalanche_neuromod.strategies import (
     NeuromodulatedStrategy,
     PresetError,
@@ -185,19 +185,28 @@ def test_presets_are_package_data() -> None:
         assert load_preset(name)["name"] == name
 
 
+def _modulators(strategy) -> list[str]:
+    """Names of the modulators of the strategy's (single) neuromodulation plugin."""
+    plugins = strategy.modulator_plugins
+    assert len(plugins) <= 1
+    return list(plugins[0].modulators) if plugins else []
+
+
 @pytest.mark.parametrize(
     ("preset", "expected"),
     [
         ("none", []),
-        ("da", [DopaminePlugin]),
-        ("na", [NoradrenalinePlugin]),
-        ("da+na", [DopaminePlugin, NoradrenalinePlugin]),
+        ("da", ["dopamine"]),
+        ("na", ["noradrenaline"]),
+        ("da+na", ["dopamine", "noradrenaline"]),
+        ("full", ["dopamine", "noradrenaline", "acetylcholine", "serotonin"]),
     ],
 )
-def test_preset_builds_modulator_plugins(preset: str, expected: list[type]) -> None:
+def test_preset_builds_modulator_plugins(preset: str, expected: list[str]) -> None:
     user = Spy()
     strategy = make(NeuromodulatedStrategy, preset=preset, plugins=[user])
-    assert [type(p) for p in strategy.modulator_plugins] == expected
+    assert _modulators(strategy) == expected
+    assert all(isinstance(p, NeuromodulationPlugin) for p in strategy.modulator_plugins)
     assert strategy.preset["name"] == preset
     for plugin in [*strategy.modulator_plugins, user]:
         assert plugin in strategy.plugins
@@ -208,17 +217,17 @@ def test_preset_builds_modulator_plugins(preset: str, expected: list[type]) -> N
 
 def test_preset_parameters_reach_modulators() -> None:
     strategy = make(NeuromodulatedStrategy, preset="da+na")
-    da, na = strategy.modulator_plugins
-    assert da.modulator.tonic_rate == pytest.approx(0.05)
-    assert na.modulator.threshold == pytest.approx(3.0)
-    assert na.modulator.warmup == 10
+    (plugin,) = strategy.modulator_plugins
+    assert plugin.modulators["dopamine"].tonic_rate == pytest.approx(0.05)
+    assert plugin.modulators["noradrenaline"].threshold == pytest.approx(3.0)
+    assert plugin.modulators["noradrenaline"].warmup == 10
 
 
 def test_dict_preset() -> None:
     preset = {"name": "custom", "modulators": {"dopamine": {"tonic_rate": 0.2}}}
     strategy = make(NeuromodulatedStrategy, preset=preset)
     (plugin,) = strategy.modulator_plugins
-    assert isinstance(plugin, DopaminePlugin)
+    assert _modulators(strategy) == ["dopamine"]
     assert plugin.modulator.tonic_rate == pytest.approx(0.2)
     assert preset == {"name": "custom", "modulators": {"dopamine": {"tonic_rate": 0.2}}}
 
@@ -228,7 +237,7 @@ def test_yaml_file_preset(tmp_path) -> None:
     path.write_text("name: mine\nmodulators:\n  noradrenaline: {threshold: 1.5, warmup: 3}\n")
     strategy = make(NeuromodulatedStrategy, preset=str(path))
     (plugin,) = strategy.modulator_plugins
-    assert isinstance(plugin, NoradrenalinePlugin)
+    assert _modulators(strategy) == ["noradrenaline"]
     assert plugin.modulator.threshold == pytest.approx(1.5)
     assert plugin.modulator.warmup == 3
     assert strategy.preset["name"] == "mine"
@@ -238,20 +247,21 @@ def test_modulator_overrides_reach_modulator() -> None:
     strategy = make(NeuromodulatedStrategy, preset="da+na",
                     modulators={"noradrenaline": {"threshold": 2.5},
                                 "dopamine": {"tonic_rate": 0.1}})
-    da, na = strategy.modulator_plugins
-    assert na.modulator.threshold == 2.5
-    assert na.modulator.slope == pytest.approx(2.0)  # the preset's other parameters are kept
-    assert da.modulator.tonic_rate == pytest.approx(0.1)
+    (plugin,) = strategy.modulator_plugins
+    na, da = plugin.modulators["noradrenaline"], plugin.modulators["dopamine"]
+    assert na.threshold == 2.5
+    assert na.slope == pytest.approx(2.0)  # the preset's other parameters are kept
+    assert da.tonic_rate == pytest.approx(0.1)
     # overrides do not leak into the preset
     assert load_preset("da+na")["modulators"]["noradrenaline"]["threshold"] == 3.0
 
 
-@pytest.mark.parametrize(("preset", "expected"), [("da", [DopaminePlugin]), ("none", [])])
-def test_override_does_not_add_modulator(preset: str, expected: list[type]) -> None:
+@pytest.mark.parametrize(("preset", "expected"), [("da", ["dopamine"]), ("none", [])])
+def test_override_does_not_add_modulator(preset: str, expected: list[str]) -> None:
     # one set of overrides serves a whole suite: it must not turn the baselines into NA runs
     strategy = make(NeuromodulatedStrategy, preset=preset,
                     modulators={"noradrenaline": {"threshold": 2.5}})
-    assert [type(p) for p in strategy.modulator_plugins] == expected
+    assert _modulators(strategy) == expected
 
 
 @pytest.mark.parametrize(
@@ -259,9 +269,9 @@ def test_override_does_not_add_modulator(preset: str, expected: list[type]) -> N
     [
         (dict(preset="nope"), "nope"),
         (dict(preset="missing.yaml"), "missing.yaml"),
-        (dict(preset={"modulators": {"serotonin": {}}}), "serotonin"),
+        (dict(preset={"modulators": {"oxytocin": {}}}), "oxytocin"),
         (dict(preset={"modulators": {"dopamine": {}}, "extra": 1}), "extra"),
-        (dict(preset="da", modulators={"serotonin": {"gain": 1.0}}), "serotonin"),
+        (dict(preset="da", modulators={"oxytocin": {"gain": 1.0}}), "oxytocin"),
         (dict(preset="da", modulators={"dopamine": {"tonic_rate": 2.0}}), "tonic_rate"),
         (dict(preset="da+na", modulators={"noradrenaline": {"slope": -1.0}}), "slope"),
         (dict(preset="na", modulators={"noradrenaline": {"bogus": 1}}), "bogus"),
@@ -299,9 +309,9 @@ def test_dopamine_third_factor_is_prediction_error(single_rule) -> None:
 def test_da_na_strategy_trains_and_records_signals(single_rule) -> None:
     strategy = make(NeuromodulatedStrategy, preset="da+na", input_size=single_rule.input_size)
     strategy.train(single_rule.train_stream[0])
-    da, na = strategy.modulator_plugins
-    assert len(da.trace) == len(na.trace) == 480 // 8
-    for record in na.trace:
+    (plugin,) = strategy.modulator_plugins
+    assert len(plugin.trace) == 480 // 8
+    for record in plugin.trace:
         assert 0.0 <= record["NA/level"] <= 1.0
     assert all(torch.isfinite(p).all() for p in strategy.model.parameters())
     assert strategy.temperature == 1.0  # exploration is reset after training

@@ -52,14 +52,21 @@ class Dopamine(nn.Module):
 
     @torch.no_grad()
     def prediction_error(
-        self, reward: torch.Tensor, expectation: torch.Tensor | None = None
+        self,
+        reward: torch.Tensor,
+        expectation: torch.Tensor | None = None,
+        *,
+        rate: float | None = None,
     ) -> torch.Tensor:
         """Return ``delta_i = r_i - V_i`` and update the tonic expectation and signal levels.
 
         :param reward: rewards of the trials of this step, shape ``[B]``.
         :param expectation: the critic's values ``V_i`` (``[B]``); ``None`` uses the tonic
             expectation ``V_bar``.
+        :param rate: this step's tonic rate instead of ``tonic_rate`` (serotonin's patience
+            slows it down).
         """
+        tonic_rate = self.tonic_rate if rate is None else float(rate)
         reward = reward.detach().float().reshape(-1)
         if expectation is None:
             base = self.expectation.to(reward.device).expand_as(reward)
@@ -69,16 +76,19 @@ class Dopamine(nn.Module):
         finite = torch.isfinite(delta)
         if finite.any():
             mean_r = reward[finite].mean().to(self.expectation.device)
-            self.expectation.add_(self.tonic_rate * (mean_r - self.expectation))
+            self.expectation.add_(tonic_rate * (mean_r - self.expectation))
             mean_delta = delta[finite].mean().to(self.phasic.device)
             self.phasic.copy_(mean_delta)
-            self.tonic.add_(self.tonic_rate * (mean_delta.abs() - self.tonic))
+            self.tonic.add_(tonic_rate * (mean_delta.abs() - self.tonic))
         return torch.nan_to_num(delta, nan=0.0, posinf=0.0, neginf=0.0)
 
-    def plasticity(self, delta: torch.Tensor, *, scope: str = "sample") -> torch.Tensor:
-        """Plasticity factor(s) ``m = clip(1 + gain * |delta|, 0, max_plasticity)``.
+    def plasticity(
+        self, delta: torch.Tensor, *, scope: str = "sample", scale: torch.Tensor | float = 1.0
+    ) -> torch.Tensor:
+        """Plasticity factor(s) ``m = clip(1 + scale * gain * |delta|, 0, max_plasticity)``.
 
         ``scope="sample"`` returns one factor per trial; ``scope="step"`` one for the step.
+        ``scale`` is how much other modulators amplify (NA) or damp (5-HT) dopamine's effect.
         """
         if scope == "sample":
             size = delta.abs()
@@ -86,4 +96,5 @@ class Dopamine(nn.Module):
             size = delta.mean().abs()
         else:
             raise ValueError(f"scope must be 'sample' or 'step', got {scope!r}")
-        return (1.0 + self.plasticity_gain * size).clamp(0.0, self.max_plasticity)
+        gain = self.plasticity_gain * torch.as_tensor(scale, dtype=size.dtype).to(size.device)
+        return (1.0 + gain * size).clamp(0.0, self.max_plasticity)

@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
-MODULATORS = ("dopamine", "noradrenaline")
-PRESET_KEYS = {"name", "description", "modulators"}
+MODULATORS = ("dopamine", "noradrenaline", "acetylcholine", "serotonin")
+PRESET_KEYS = {"name", "description", "modulators", "integration"}
 
 
 class PresetError(ValueError):
@@ -52,6 +52,14 @@ def validate_preset(data: Any, *, source: str) -> dict:
                               f"{', '.join(MODULATORS)}")
         if params is not None and not isinstance(params, dict):
             raise PresetError(f"{source}: modulators.{name} must be a mapping of parameters")
+    integration = data.get("integration")
+    if integration is not None:
+        from ..modulators.integration import IntegrationError, validate_integration
+
+        try:
+            validate_integration(integration)
+        except IntegrationError as err:
+            raise PresetError(f"{source}: {err}") from None
     out = copy.deepcopy(data)
     out["modulators"] = {k: dict(v or {}) for k, v in modulators.items()}
     return out
@@ -85,15 +93,14 @@ def load_preset(name_or_path: str | Path | dict) -> dict:
 
 
 def build_plugins(preset: dict, *, overrides: dict | None = None) -> list:
-    """Instantiate the plugins a preset names.
+    """The plugin a preset describes: one :class:`NeuromodulationPlugin` (none for ``none``).
 
     ``overrides`` update the parameters of modulators the preset uses; an override for a
     modulator the preset does not use is ignored (so one set of overrides can serve a whole suite
     without turning the ``none`` or ``da`` baselines into something else).
     """
-    from ..plugins import DopaminePlugin, NoradrenalinePlugin
+    from ..plugins import ModulatorConfigError, NeuromodulationPlugin
 
-    classes = {"dopamine": DopaminePlugin, "noradrenaline": NoradrenalinePlugin}
     modulators = copy.deepcopy(preset["modulators"])
     for name, params in (overrides or {}).items():
         if name not in MODULATORS:
@@ -102,13 +109,9 @@ def build_plugins(preset: dict, *, overrides: dict | None = None) -> list:
             raise PresetError(f"modulators.{name}: must be a mapping of parameters")
         if name in modulators:
             modulators[name].update(params)
-    plugins = []
-    for name in MODULATORS:  # fixed order: DA before NA
-        if name in modulators:
-            try:
-                plugins.append(classes[name](**modulators[name]))
-            except TypeError as err:
-                raise PresetError(f"modulators.{name}: {err}") from None
-            except ValueError as err:
-                raise PresetError(f"modulators.{name}.{err}") from None
-    return plugins
+    if not modulators:
+        return []
+    try:
+        return [NeuromodulationPlugin(integration=preset.get("integration"), **modulators)]
+    except ModulatorConfigError as err:
+        raise PresetError(f"modulators.{err}") from None

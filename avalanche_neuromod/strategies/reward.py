@@ -103,6 +103,7 @@ class RewardDrivenStrategy(SupervisedTemplate):
                                      correct_rejection=correct_rejection, miss=miss))
         self.inverse_temperature = float(inverse_temperature)
         self.temperature: float | torch.Tensor = 1.0
+        self.action_bias: torch.Tensor | None = None  # e.g. serotonin's learnt No-Go bias
         self.entropy_coef = float(entropy_coef)
         self.value_coef = float(value_coef)
         self.critic = (critic if critic is not None else nn.LazyLinear(1)).to(self.device)
@@ -129,6 +130,8 @@ class RewardDrivenStrategy(SupervisedTemplate):
         self._clear_step()
         if not self.reward_driven:
             return logits
+        if self.action_bias is not None:
+            logits = logits + self.action_bias.to(logits.device, logits.dtype)
         if not self.is_training:
             self.mb_policy = F.softmax(logits.detach() * self.inverse_temperature, dim=-1)
             self.mb_action = self.mb_policy.argmax(-1)

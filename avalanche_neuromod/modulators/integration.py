@@ -1,0 +1,141 @@
+"""Many-to-one integration: learning variables as declared functions of several modulators.
+
+Mei et al. (2025, arXiv:2501.06762) argue that one task variable is co-modulated by several
+neuromodulators, which interact in three ways: *modulatory* (one changes another's drive),
+*convergent* (overlapping effects on one process) and *opponent* (opposite effects). Here each
+learning variable ``v`` is declared as data,
+
+    v = clip(base * prod_k (1 + w_k * s_k), low, high),
+
+a product over terms, each a modulator signal ``s_k`` (phasic or tonic, e.g. ``NA/level`` or
+``5HT/level``) with a weight ``w_k``. Several terms on one variable are convergent; a negative
+weight is an opponent term; a term on a variable that parameterises another modulator (such as
+``da_plasticity``, the gain of dopamine's plasticity, or ``na_threshold``, the threshold at which
+noradrenaline declares a change) is modulatory. ``base`` is a number or a signal name.
+
+The variables the plugins read:
+
+| variable        | used as                                                      |
+|-----------------|--------------------------------------------------------------|
+| ``plasticity``  | scale of every optimizer update (global)                     |
+| ``gain``        | gain of hidden units (times acetylcholine's per-unit gates)   |
+| ``temperature`` | policy temperature of reward-driven strategies (exploration)  |
+| ``reset``       | factor on the read-out weights at a noradrenaline burst       |
+| ``consolidation`` | factor on serotonin's anchor strength                       |
+| ``da_plasticity`` | factor on dopamine's plasticity gain                        |
+| ``na_threshold``  | factor on noradrenaline's change threshold                  |
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import torch
+
+VARIABLES = ("plasticity", "gain", "temperature", "reset", "consolidation", "da_plasticity",
+             "na_threshold")
+SIGNALS = ("DA/rpe", "DA/abs_rpe", "DA/tonic", "NA/level", "NA/release", "NA/tonic",
+           "NA/explore", "ACh/level", "ACh/switch", "5HT/level")
+
+
+class IntegrationError(ValueError):
+    """A declared integration is malformed (the message names the field)."""
+
+
+def default_integration(params: dict[str, dict]) -> dict[str, dict]:
+    """The integration implied by the modulators present and their parameters.
+
+    With one modulator it reproduces that modulator alone; with several it adds the interactions
+    the paper describes: NA boosts DA's plasticity (modulatory), ACh raises NA's threshold with
+    expected uncertainty and drives encoding (modulatory, convergent), NA and ACh loosen 5-HT's
+    consolidation, and 5-HT opposes DA (opponent).
+    """
+    da, na = params.get("dopamine"), params.get("noradrenaline")
+    ach, ht = params.get("acetylcholine"), params.get("serotonin")
+    out: dict[str, dict] = {name: {"terms": {}} for name in VARIABLES}
+    if na is not None:
+        out["plasticity"]["terms"]["NA/level"] = na.get("plasticity_gain", 2.0)
+        out["gain"]["terms"]["NA/level"] = na.get("gain_gain", 0.25)
+        out["temperature"]["terms"]["NA/explore"] = na.get("exploration_gain", 4.0)
+        out["reset"]["terms"]["NA/release"] = -na.get("reset_gain", 0.5)
+        out["consolidation"]["terms"]["NA/level"] = -1.0
+        if da is not None:
+            out["da_plasticity"]["terms"]["NA/level"] = na.get("dopamine_boost", 1.0)
+    if ach is not None:
+        out["plasticity"]["terms"]["ACh/level"] = ach.get("encoding_gain", 0.5)
+        out["consolidation"]["terms"]["ACh/level"] = -1.0
+        if na is not None:
+            out["na_threshold"]["terms"]["ACh/switch"] = ach.get("threshold_gain", 1.0)
+    if ht is not None and da is not None:
+        out["da_plasticity"]["terms"]["5HT/level"] = -ht.get("opponent", 0.5)
+    for spec in out.values():
+        spec.setdefault("base", 1.0)
+    out["plasticity"]["bounds"] = [0.0, 8.0]
+    out["temperature"]["bounds"] = [1.0, 50.0]
+    out["reset"]["bounds"] = [0.0, 1.0]
+    out["consolidation"]["bounds"] = [0.0, 1.0]
+    return out
+
+
+def validate_integration(spec: Any, *, field: str = "integration") -> dict[str, dict]:
+    """Check a declared integration; return a normalised copy."""
+    if spec is None:
+        return {}
+    if not isinstance(spec, dict):
+        raise IntegrationError(f"{field}: must be a mapping of learning variables")
+    out = {}
+    for name, var in spec.items():
+        where = f"{field}.{name}"
+        if name not in VARIABLES:
+            raise IntegrationError(f"{where}: unknown learning variable; choose from "
+                                   f"{', '.join(VARIABLES)}")
+        if not isinstance(var, dict) or set(var) - {"base", "terms", "bounds"}:
+            raise IntegrationError(f"{where}: must be a mapping with base, terms, bounds")
+        base = var.get("base", 1.0)
+        if isinstance(base, str):
+            if base not in SIGNALS:
+                raise IntegrationError(f"{where}.base: unknown signal {base!r}")
+        elif isinstance(base, bool) or not isinstance(base, (int, float)) or \
+                not math.isfinite(base):
+            raise IntegrationError(f"{where}.base: must be a number or a signal name")
+        terms = var.get("terms") or {}
+        if not isinstance(terms, dict):
+            raise IntegrationError(f"{where}.terms: must map signal names to weights")
+        for signal, weight in terms.items():
+            if signal not in SIGNALS:
+                raise IntegrationError(f"{where}.terms.{signal}: unknown signal; choose from "
+                                       f"{', '.join(SIGNALS)}")
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or \
+                    not math.isfinite(weight):
+                raise IntegrationError(f"{where}.terms.{signal}: weight must be a finite number")
+        bounds = var.get("bounds")
+        if bounds is not None and (not isinstance(bounds, (list, tuple)) or len(bounds) != 2
+                                   or not bounds[0] <= bounds[1]):
+            raise IntegrationError(f"{where}.bounds: must be [low, high] with low <= high")
+        out[name] = copy.deepcopy(var)
+    return out
+
+
+class Integrator:
+    """Evaluates the declared learning variables from the current modulator signals."""
+
+    def __init__(self, spec: dict[str, dict]):
+        self.spec = validate_integration(spec)
+
+    def evaluate(self, signals: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Every declared variable; a term whose modulator is absent counts as 0 (factor 1)."""
+        out = {}
+        for name, var in self.spec.items():
+            base = var.get("base", 1.0)
+            value = signals.get(base, torch.zeros(())) if isinstance(base, str) else base
+            value = torch.as_tensor(value, dtype=torch.float32)
+            for signal, weight in (var.get("terms") or {}).items():
+                if signal in signals:
+                    value = value * (1.0 + weight * signals[signal])
+            bounds = var.get("bounds")
+            if bounds is not None:
+                value = value.clamp(float(bounds[0]), float(bounds[1]))
+            out[name] = value
+        return out

@@ -1,0 +1,159 @@
+"""Serotonin: the weight of prior knowledge, patience and behavioural inhibition.
+
+Mei et al. (2025, arXiv:2501.06762) read serotonin (5-HT) as the weight given to prior knowledge
+during incremental updates (it stabilises what a task learnt), as patience (the time scale of
+prediction, Doya 2002's discount) and as behavioural inhibition; it opposes dopamine.
+
+- **Level.** A tonic signal that builds up while the world is stable and falls after surprises:
+  ``s_t = s_{t-1} + rate * (stability_t - s_{t-1})`` with ``stability_t = 1 - NA_t`` (1 without NA).
+- **Consolidation anchor.** At the end of each experience the parameters become the anchor
+  ``w*`` and their importances grow: ``Omega_i += mean_t gamma_t g_{i,t}^2`` (online Fisher,
+  Kirkpatrick et al. 2017), where the dopamine gate ``gamma_t = clip(1 + dopamine_gate * delta_t,
+  0, 2)`` lets only changes that paid off (positive reward prediction error) become important. The
+  penalty while learning later experiences is
+
+      L_5HT = lambda_t / 2 * sum_i Omega_i (w_i - w*_i)^2,   lambda_t = strength * s_t * c_t
+
+  with ``c_t`` the consolidation factor the other modulators set (NA loosens it during a burst, low
+  ACh tightens it). Its gradient ``lambda_t Omega (w - w*)`` is added to the parameters' gradients.
+- **Patience.** Dopamine's tonic expectation slows down with 5-HT:
+  ``tonic_rate_eff = tonic_rate / (1 + patience * s_t)``.
+- **Behavioural inhibition** (reward mode). A No-Go bias learnt from false alarms: ``b <- b +
+  inhibition_rate * (FA_t - b)`` with ``FA_t`` the mean punishment of Go actions this step, added
+  as ``inhibition_gain * s_t * b`` to the No-Go action's preference.
+
+Memory: importances and anchor, two tensors per parameter (plus one running sum during an
+experience).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+
+from .base import check_nonnegative, check_rate
+
+
+class Serotonin(nn.Module):
+    """Tonic 5-HT level, DA-gated importance anchor, patience and No-Go inhibition."""
+
+    def __init__(
+        self,
+        *,
+        strength: float = 100.0,
+        rate: float = 0.02,
+        dopamine_gate: float = 2.0,
+        patience: float = 1.0,
+        inhibition_rate: float = 0.05,
+        inhibition_gain: float = 1.0,
+        initial_level: float = 0.5,
+    ):
+        super().__init__()
+        self.strength = check_nonnegative("strength", strength)
+        self.rate = check_rate("rate", rate)
+        self.dopamine_gate = check_nonnegative("dopamine_gate", dopamine_gate)
+        self.patience = check_nonnegative("patience", patience)
+        self.inhibition_rate = check_rate("inhibition_rate", inhibition_rate)
+        self.inhibition_gain = check_nonnegative("inhibition_gain", inhibition_gain)
+        self.register_buffer("level", torch.tensor(float(check_rate(
+            "initial_level", initial_level, allow_zero=True))))
+        self.register_buffer("inhibition", torch.tensor(0.0))
+        self.register_buffer("steps", torch.tensor(0, dtype=torch.long))
+        self.importance: list[torch.Tensor] = []  # Omega, one tensor per parameter
+        self.anchor: list[torch.Tensor] = []  # w*
+        self._running: list[torch.Tensor] = []  # sum_t gamma_t g_t^2 of this experience
+
+    # ---------------------------------------------------------------- signals
+    @torch.no_grad()
+    def observe(self, stability: torch.Tensor | float = 1.0) -> torch.Tensor:
+        stability = torch.as_tensor(stability, dtype=torch.float32).to(self.level.device)
+        if torch.isfinite(stability):
+            self.level.add_(self.rate * (stability.clamp(0.0, 1.0) - self.level))
+        return self.level
+
+    def patience_rate(self, base_rate: float) -> torch.Tensor:
+        return base_rate / (1.0 + self.patience * self.level)
+
+    @torch.no_grad()
+    def observe_false_alarms(self, punishment: torch.Tensor) -> None:
+        value = punishment.detach().float().reshape(-1).mean().to(self.level.device)
+        if torch.isfinite(value):
+            self.inhibition.add_(self.inhibition_rate * (value - self.inhibition))
+
+    def nogo_bias(self) -> torch.Tensor:
+        return self.inhibition_gain * self.level * self.inhibition
+
+    # ------------------------------------------------------------ importance
+    def dopamine_factor(self, delta: torch.Tensor | float | None) -> torch.Tensor:
+        if delta is None:
+            return torch.ones((), device=self.level.device)
+        delta = torch.as_tensor(delta, dtype=torch.float32, device=self.level.device)
+        return (1.0 + self.dopamine_gate * delta.mean()).clamp(0.0, 2.0)
+
+    @torch.no_grad()
+    def accumulate(self, params: Iterable[torch.Tensor], *, dopamine=None) -> None:
+        """Add ``gamma_t g^2`` of this step (call after backward, before the penalty)."""
+        params = list(params)
+        if not self._running:
+            self._running = [torch.zeros_like(p) for p in params]
+        gamma = self.dopamine_factor(dopamine)
+        for acc, p in zip(self._running, params):
+            if p.grad is not None:
+                acc.add_(gamma * p.grad.detach() ** 2)
+        self.steps.add_(1)
+
+    @torch.no_grad()
+    def consolidate(self, params: Iterable[torch.Tensor]) -> None:
+        """End of an experience: fold the running sum into Omega and move the anchor."""
+        params = list(params)
+        if not self.importance:
+            self.importance = [torch.zeros_like(p) for p in params]
+        if self._running and int(self.steps) > 0:
+            for omega, acc in zip(self.importance, self._running):
+                omega.add_(acc / float(self.steps))
+        self.anchor = [p.detach().clone() for p in params]
+        self._running = []
+        self.steps.zero_()
+
+    @property
+    def has_anchor(self) -> bool:
+        return bool(self.anchor)
+
+    @torch.no_grad()
+    def add_penalty_grad(
+        self, params: Iterable[torch.Tensor], factor: torch.Tensor | float
+    ) -> None:
+        """Add ``lambda_t Omega (w - w*)`` to each parameter's gradient."""
+        if not self.anchor:
+            return
+        lam = self.strength * self.level * torch.as_tensor(factor, device=self.level.device)
+        for p, omega, star in zip(params, self.importance, self.anchor):
+            if p.grad is not None:
+                p.grad.add_(lam.to(p.device) * omega * (p.detach() - star))
+
+    def penalty(self, params: Iterable[torch.Tensor], factor: torch.Tensor | float = 1.0):
+        """The penalty's value (for logging and tests)."""
+        if not self.anchor:
+            return torch.zeros((), device=self.level.device)
+        lam = self.strength * self.level * torch.as_tensor(factor, device=self.level.device)
+        total = sum(((omega * (p - star) ** 2).sum()
+                     for p, omega, star in zip(params, self.importance, self.anchor)))
+        return 0.5 * lam * total
+
+    # ----------------------------------------------------------- checkpoints
+    def get_extra_state(self):
+        return {"importance": self.importance, "anchor": self.anchor, "running": self._running}
+
+    def set_extra_state(self, state):
+        self.importance = list(state.get("importance", []))
+        self.anchor = list(state.get("anchor", []))
+        self._running = list(state.get("running", []))
+
+    def _apply(self, fn, *args, **kwargs):
+        out = super()._apply(fn, *args, **kwargs)
+        self.importance = [fn(t) for t in self.importance]
+        self.anchor = [fn(t) for t in self.anchor]
+        self._running = [fn(t) for t in self._running]
+        return out
