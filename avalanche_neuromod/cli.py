@@ -55,8 +55,19 @@ def build_parser() -> argparse.ArgumentParser:
                      help="log every run to Weights & Biases (offline without an API key)")
     run.add_argument("--wandb-dir", default=None, help="W&B run directory (default ./wandb)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    report = sub.add_parser("report", help="rebuild a case-study report from its results.json")
-    report.add_argument("results", help="path to results.json")
+    board = sub.add_parser("leaderboard", help="run a suite (resumes: finished cells are kept)")
+    board.add_argument("suite", help="suite YAML file, or the name of one in benchmarks/")
+    board.add_argument("--seeds", help="number of seeds, or a comma list of seeds")
+    board.add_argument("--workers", type=int, default=1, help="local worker processes (CPU)")
+    board.add_argument("--out", default=None,
+                       help="output folder (default reports/leaderboard/<suite>)")
+    board.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda[:N]")
+    board.add_argument("--wandb", action="store_true", help="one W&B run per cell")
+    board.add_argument("--wandb-dir", default=None, help="W&B run directory")
+    board.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    report = sub.add_parser("report", help="rebuild a report from results.json (case study) "
+                            "or results.jsonl (leaderboard)")
+    report.add_argument("results", help="path to results.json or results.jsonl")
     report.add_argument("--out", default=None, help="output folder (default: next to results)")
     return parser
 
@@ -94,12 +105,43 @@ def _run(args, argv) -> int:
     return 0
 
 
+def _leaderboard(args, argv) -> int:
+    from .leaderboard import load_suite, run_suite
+    from .report.leaderboard import write_leaderboard
+
+    if args.workers < 1:
+        raise ConfigError(f"--workers: must be >= 1, got {args.workers}")
+    seeds = _seeds(args.seeds) if args.seeds is not None else None
+    suite = load_suite(args.suite, seeds=seeds)
+    out = Path(args.out) if args.out else Path("reports") / "leaderboard" / suite["name"]
+    from .casestudy import resolve_device
+
+    resolve_device(args.device)  # a GPU asked for but absent fails before anything runs
+    command = " ".join(["avalanche-neuromod", *map(shlex.quote, argv)])
+    wandb_options = {"dir": args.wandb_dir, "group": suite["name"]} if args.wandb else None
+    summary = run_suite(suite, out_dir=out, workers=args.workers, device=args.device,
+                        wandb_options=wandb_options, progress=not args.no_progress,
+                        command=command)
+    path = write_leaderboard(out / "results.jsonl")
+    print(f"{summary['ran']} cells run, {summary['skipped']} already finished; "
+          f"leaderboard: {path}")
+    return 0
+
+
 def _report(args) -> int:
     from .report import format_table, load_results, summarize, write_report
 
     path = Path(args.results)
     if not path.is_file():
         raise ConfigError(f"results: no such file {path}")
+    if path.suffix == ".jsonl":
+        from .report.leaderboard import write_leaderboard
+
+        try:
+            print(f"leaderboard: {write_leaderboard(path, args.out)}")
+        except ValueError as err:
+            raise ConfigError(f"results: {err}") from None
+        return 0
     try:
         results = load_results(path)
     except ValueError as err:
@@ -115,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command == "run":
             return _run(args, argv)
+        if args.command == "leaderboard":
+            return _leaderboard(args, argv)
         return _report(args)
     except (ConfigError, PresetError, DataRootError) as err:
         print(f"avalanche-neuromod: error: {err}", file=sys.stderr)

@@ -40,8 +40,8 @@ class Acetylcholine(nn.Module):
         stats_rate: float = 0.05,
         scale: float = 0.25,
         threshold_gain: float = 1.0,
-        gate_keep: float = 0.5,
-        gate_strength: float = 0.8,
+        gate_keep: float = 0.2,
+        gate_strength: float = 1.0,
         encoding_gain: float = 0.5,
         seed: int = 0,
     ):

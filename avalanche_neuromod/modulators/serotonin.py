@@ -12,10 +12,13 @@ prediction, Doya 2002's discount) and as behavioural inhibition; it opposes dopa
   0, 2)`` lets only changes that paid off (positive reward prediction error) become important. The
   penalty while learning later experiences is
 
-      L_5HT = lambda_t / 2 * sum_i Omega_i (w_i - w*_i)^2,   lambda_t = strength * s_t * c_t
+      L_5HT = 1/2 * sum_i k_i (w_i - w*_i)^2,
+      k_i = min(strength * s_t * c_t * Omega_i / mean(Omega), max_stiffness)
 
   with ``c_t`` the consolidation factor the other modulators set (NA loosens it during a burst, low
-  ACh tightens it). Its gradient ``lambda_t Omega (w - w*)`` is added to the parameters' gradients.
+  ACh tightens it). Importances are normalised by their mean, so ``strength`` is the stiffness of
+  an average parameter, and each stiffness is capped (``max_stiffness``) so that the penalty's
+  gradient ``k (w - w*)``, added to the parameters' gradients, cannot make SGD diverge.
 - **Patience.** Dopamine's tonic expectation slows down with 5-HT:
   ``tonic_rate_eff = tonic_rate / (1 + patience * s_t)``.
 - **Behavioural inhibition** (reward mode). A No-Go bias learnt from false alarms: ``b <- b +
@@ -42,7 +45,8 @@ class Serotonin(nn.Module):
     def __init__(
         self,
         *,
-        strength: float = 100.0,
+        strength: float = 1.0,
+        max_stiffness: float = 1.0,
         rate: float = 0.02,
         dopamine_gate: float = 2.0,
         patience: float = 1.0,
@@ -52,6 +56,7 @@ class Serotonin(nn.Module):
     ):
         super().__init__()
         self.strength = check_nonnegative("strength", strength)
+        self.max_stiffness = check_nonnegative("max_stiffness", max_stiffness)
         self.rate = check_rate("rate", rate)
         self.dopamine_gate = check_nonnegative("dopamine_gate", dopamine_gate)
         self.patience = check_nonnegative("patience", patience)
@@ -64,6 +69,7 @@ class Serotonin(nn.Module):
         self.importance: list[torch.Tensor] = []  # Omega, one tensor per parameter
         self.anchor: list[torch.Tensor] = []  # w*
         self._running: list[torch.Tensor] = []  # sum_t gamma_t g_t^2 of this experience
+        self._scale = 0.0  # 1 / mean(Omega)
 
     # ---------------------------------------------------------------- signals
     @torch.no_grad()
@@ -113,6 +119,9 @@ class Serotonin(nn.Module):
         if self._running and int(self.steps) > 0:
             for omega, acc in zip(self.importance, self._running):
                 omega.add_(acc / float(self.steps))
+            total = sum(float(o.sum()) for o in self.importance)
+            count = sum(o.numel() for o in self.importance)
+            self._scale = count / total if total > 0 else 0.0
         self.anchor = [p.detach().clone() for p in params]
         self._running = []
         self.steps.zero_()
@@ -126,30 +135,35 @@ class Serotonin(nn.Module):
         self, params: Iterable[torch.Tensor], factor: torch.Tensor | float
     ) -> None:
         """Add ``lambda_t Omega (w - w*)`` to each parameter's gradient."""
-        if not self.anchor:
+        if not self.anchor or self._scale == 0.0:
             return
-        lam = self.strength * self.level * torch.as_tensor(factor, device=self.level.device)
+        lam = float(self.strength * self.level * torch.as_tensor(factor)) * self._scale
+        if lam == 0.0:
+            return
         for p, omega, star in zip(params, self.importance, self.anchor):
             if p.grad is not None:
-                p.grad.add_(lam.to(p.device) * omega * (p.detach() - star))
+                stiffness = (lam * omega).clamp_(max=self.max_stiffness)
+                p.grad.addcmul_(stiffness, p.detach() - star)
 
     def penalty(self, params: Iterable[torch.Tensor], factor: torch.Tensor | float = 1.0):
         """The penalty's value (for logging and tests)."""
-        if not self.anchor:
+        if not self.anchor or self._scale == 0.0:
             return torch.zeros((), device=self.level.device)
-        lam = self.strength * self.level * torch.as_tensor(factor, device=self.level.device)
-        total = sum(((omega * (p - star) ** 2).sum()
+        lam = float(self.strength * self.level * torch.as_tensor(factor)) * self._scale
+        total = sum((((lam * omega).clamp(max=self.max_stiffness) * (p - star) ** 2).sum()
                      for p, omega, star in zip(params, self.importance, self.anchor)))
-        return 0.5 * lam * total
+        return 0.5 * total
 
     # ----------------------------------------------------------- checkpoints
     def get_extra_state(self):
-        return {"importance": self.importance, "anchor": self.anchor, "running": self._running}
+        return {"importance": self.importance, "anchor": self.anchor, "running": self._running,
+                "scale": torch.tensor(self._scale)}
 
     def set_extra_state(self, state):
         self.importance = list(state.get("importance", []))
         self.anchor = list(state.get("anchor", []))
         self._running = list(state.get("running", []))
+        self._scale = float(state.get("scale", torch.tensor(0.0)))
 
     def _apply(self, fn, *args, **kwargs):
         out = super()._apply(fn, *args, **kwargs)

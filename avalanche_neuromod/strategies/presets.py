@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 MODULATORS = ("dopamine", "noradrenaline", "acetylcholine", "serotonin")
-PRESET_KEYS = {"name", "description", "modulators", "integration"}
+PRESET_KEYS = {"name", "description", "modulators", "integration", "baseline"}
 
 
 class PresetError(ValueError):
@@ -52,6 +52,13 @@ def validate_preset(data: Any, *, source: str) -> dict:
                               f"{', '.join(MODULATORS)}")
         if params is not None and not isinstance(params, dict):
             raise PresetError(f"{source}: modulators.{name} must be a mapping of parameters")
+    baseline = data.get("baseline")
+    if baseline is not None:
+        if not isinstance(baseline, dict) or set(baseline) - {"class", "args"} or \
+                not isinstance(baseline.get("class"), str):
+            raise PresetError(f"{source}: baseline must be a mapping with class and args")
+        if modulators:
+            raise PresetError(f"{source}: a preset has either modulators or a baseline")
     integration = data.get("integration")
     if integration is not None:
         from ..modulators.integration import IntegrationError, validate_integration
@@ -101,6 +108,9 @@ def build_plugins(preset: dict, *, overrides: dict | None = None) -> list:
     """
     from ..plugins import ModulatorConfigError, NeuromodulationPlugin
 
+    if preset.get("baseline") is not None:
+        raise PresetError(f"preset {preset.get('name')!r} is an Avalanche baseline; build it with "
+                          "avalanche_neuromod.strategies.build_strategy")
     modulators = copy.deepcopy(preset["modulators"])
     for name, params in (overrides or {}).items():
         if name not in MODULATORS:

@@ -1,0 +1,145 @@
+"""leaderboard.md and its figures, rendered from a suite's results.jsonl alone (deterministic)."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ..leaderboard.store import read_records  # noqa: E402
+from .casestudy import _forgetting_curves  # noqa: E402
+from .stats import mean_ci  # noqa: E402
+
+_PNG_META = {"Software": None}
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.+-]+", "-", name)
+
+
+def _fmt(mean: float, half: float) -> str:
+    if mean is None or not np.isfinite(mean):
+        return "n/a"
+    if not np.isfinite(half):
+        return f"{mean:.3f}"
+    return f"{mean:.3f} ± {half:.3f}"
+
+
+def _mean_matrix(records: list[dict]) -> np.ndarray:
+    n = max(len(r["accuracy_matrix"]) for r in records)
+    stack = np.full((len(records), n, n), np.nan)
+    for k, r in enumerate(records):
+        for i, row in enumerate(r["accuracy_matrix"]):
+            stack[k, i, : len(row)] = [np.nan if v is None else v for v in row]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(stack, axis=0)
+
+
+def summarize_leaderboard(records: list[dict]) -> dict[str, list[dict]]:
+    """Per benchmark, one row per strategy (mean ± 95% CI over seeds), best final accuracy first."""
+    groups: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for r in records:
+        groups[r["benchmark"]][r["strategy"]].append(r)
+    out = {}
+    for bench in sorted(groups):
+        rows = []
+        for strategy, runs in groups[bench].items():
+            runs = sorted(runs, key=lambda r: r["seed"])
+            row = {"strategy": strategy, "seeds": len(runs), "runs": runs}
+            for metric in ("final_accuracy", "forgetting", "bwt", "fwt", "wall_time"):
+                row[metric] = mean_ci([r.get(metric) for r in runs])
+            rows.append(row)
+        rows.sort(key=lambda r: (-np.nan_to_num(r["final_accuracy"][0], nan=-1.0), r["strategy"]))
+        out[bench] = rows
+    return out
+
+
+def _heatmaps(bench: str, rows: list[dict], out: Path) -> Path:
+    n = len(rows)
+    cols = min(4, n)
+    nrows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(nrows, cols, figsize=(3.2 * cols, 3.0 * nrows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    for ax, row in zip(axes.flat, rows):
+        m = _mean_matrix(row["runs"])
+        ax.imshow(m, vmin=0.0, vmax=1.0, cmap="viridis")
+        ax.set_title(row["strategy"], fontsize=9)
+        ax.set_xlabel("evaluated on", fontsize=8)
+        ax.set_ylabel("trained up to", fontsize=8)
+        for (i, j), v in np.ndenumerate(m):
+            if np.isfinite(v) and m.shape[0] <= 10:
+                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6,
+                        color="white" if v < 0.6 else "black")
+    fig.suptitle(f"{bench}: mean accuracy matrix over seeds")
+    fig.tight_layout()
+    path = out / f"heatmap_{_safe(bench)}.png"
+    fig.savefig(path, dpi=100, metadata=_PNG_META)
+    plt.close(fig)
+    return path
+
+
+def _curves(bench: str, rows: list[dict], out: Path) -> Path:
+    fig, (ax_acc, ax_fgt) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for row in rows:
+        accs, fgts = zip(*(_forgetting_curves(r["accuracy_matrix"]) for r in row["runs"]))
+        x = np.arange(1, len(accs[0]) + 1)
+        with warnings.catch_warnings():  # a strategy with no forgetting value yet: empty slices
+            warnings.simplefilter("ignore", RuntimeWarning)
+            ax_acc.plot(x, np.nanmean(np.vstack(accs), axis=0), marker="o", label=row["strategy"])
+            ax_fgt.plot(x, np.nanmean(np.vstack(fgts), axis=0), marker="o", label=row["strategy"])
+    ax_acc.set(title="accuracy on experiences seen so far", xlabel="experiences trained",
+               ylim=(0, 1.02))
+    ax_fgt.set(title="forgetting (best earlier accuracy - now)", xlabel="experiences trained")
+    ax_fgt.legend(fontsize=7, loc="upper left", ncol=2)
+    fig.suptitle(bench)
+    fig.tight_layout()
+    path = out / f"curves_{_safe(bench)}.png"
+    fig.savefig(path, dpi=100, metadata=_PNG_META)
+    plt.close(fig)
+    return path
+
+
+def write_leaderboard(results: str | Path, out_dir: str | Path | None = None) -> Path:
+    """Render ``leaderboard.md`` (+ PNGs) next to ``results.jsonl`` from its records alone."""
+    results = Path(results)
+    out = Path(out_dir) if out_dir is not None else results.parent
+    out.mkdir(parents=True, exist_ok=True)
+    records = read_records(results)
+    if not records:
+        raise ValueError(f"{results}: no finished cells")
+    summary = summarize_leaderboard(records)
+    suite = records[0].get("suite", out.name)
+    commits = sorted({str(r.get("git_commit")) for r in records})
+    commands = sorted({r["command"] for r in records if r.get("command")})
+    lines = [f"# Leaderboard: {suite}", ""]
+    if commands:
+        lines += ["Made by:", "", "```bash", *commands, "```", ""]
+    lines += [f"Rendered from `{results.name}` ({len(records)} cells) by "
+              f"`avalanche-neuromod report {results.name}`. Values are mean ± 95% CI (Student t) "
+              "over seeds; final accuracy is the average accuracy over the whole test stream "
+              "after the last experience; forgetting, BWT and FWT are Avalanche's stream "
+              "metrics.", "", f"Code: {', '.join(commits)}.", ""]
+    for bench, rows in summary.items():
+        lines += [f"## {bench}", "",
+                  "| rank | strategy | seeds | final accuracy | forgetting | BWT | FWT | "
+                  "time/run (s) |",
+                  "|---:|---|---:|---|---|---|---|---:|"]
+        for rank, row in enumerate(rows, start=1):
+            lines.append(
+                f"| {rank} | {row['strategy']} | {row['seeds']} | "
+                f"{_fmt(*row['final_accuracy'])} | {_fmt(*row['forgetting'])} | "
+                f"{_fmt(*row['bwt'])} | {_fmt(*row['fwt'])} | {row['wall_time'][0]:.1f} |")
+        heat, curves = _heatmaps(bench, rows, out), _curves(bench, rows, out)
+        lines += ["", f"![accuracy matrices]({heat.name})", "", f"![curves]({curves.name})", ""]
+    path = out / "leaderboard.md"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

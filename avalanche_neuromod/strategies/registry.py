@@ -1,0 +1,62 @@
+"""Strategies by name: our neuromodulation presets and Avalanche's baselines, one constructor.
+
+A preset file (``strategies/<name>.yaml``) holds either ``modulators`` (a neuromodulated strategy)
+or ``baseline`` (an Avalanche strategy class and its hyper-parameters)::
+
+    name: ewc
+    baseline: {class: EWC, args: {ewc_lambda: 1.0, mode: separate}}
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .presets import PresetError, load_preset
+
+BASELINES = ("Naive", "Cumulative", "EWC", "SynapticIntelligence", "LwF", "MAS", "GEM", "AGEM",
+             "Replay")
+
+
+def _baseline_class(name: str):
+    import avalanche.training as training
+
+    if name not in BASELINES:
+        raise PresetError(f"baseline.class: unknown Avalanche strategy {name!r}; choose from "
+                          f"{', '.join(BASELINES)}")
+    return getattr(training, name)
+
+
+def build_strategy(
+    name_or_preset,
+    *,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    learning: str = "supervised",
+    plugins=None,
+    overrides: dict | None = None,
+    **kwargs,
+):
+    """An Avalanche strategy for a preset name/dict: a baseline or a NeuromodulatedStrategy.
+
+    ``kwargs`` are the suite's shared budget (``train_mb_size``, ``train_epochs``,
+    ``eval_mb_size``, ``device``, ``evaluator``, ``eval_every``, ``criterion``).
+    """
+    preset = load_preset(name_or_preset)
+    baseline = preset.get("baseline")
+    if baseline is not None:
+        if learning != "supervised":
+            raise PresetError(f"preset {preset.get('name')!r}: Avalanche baselines learn "
+                              "supervised only")
+        cls = _baseline_class(baseline.get("class"))
+        args = dict(baseline.get("args") or {})
+        criterion = kwargs.pop("criterion", None) or torch.nn.CrossEntropyLoss()
+        try:
+            return cls(model=model, optimizer=optimizer, criterion=criterion, plugins=plugins,
+                       **args, **kwargs)
+        except TypeError as err:
+            raise PresetError(f"preset {preset.get('name')!r}: baseline.args: {err}") from None
+    from .neuromodulated import NeuromodulatedStrategy
+
+    return NeuromodulatedStrategy(model=model, optimizer=optimizer, preset=preset,
+                                  modulators=overrides, learning=learning, plugins=plugins,
+                                  **kwargs)
