@@ -7,6 +7,7 @@ on stderr naming the field, and exit code 2; nothing already written is touched.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -62,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--out", default=None,
                        help="output folder (default reports/leaderboard/<suite>)")
     board.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda[:N]")
+    board.add_argument("--data-root", default=None,
+                       help="local data root (MNIST/raw/...); default $AVALANCHE_NEUROMOD_DATA, "
+                            "else Avalanche's default folder (downloads)")
     board.add_argument("--wandb", action="store_true", help="one W&B run per cell")
     board.add_argument("--wandb-dir", default=None, help="W&B run directory")
     board.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -117,6 +121,10 @@ def _leaderboard(args, argv) -> int:
     from .casestudy import resolve_device
 
     resolve_device(args.device)  # a GPU asked for but absent fails before anything runs
+    if args.data_root is not None:
+        from .benchmarks.mnist import DATA_ENV, resolve_data_root
+
+        os.environ[DATA_ENV] = str(resolve_data_root(args.data_root))
     command = " ".join(["avalanche-neuromod", *map(shlex.quote, argv)])
     wandb_options = {"dir": args.wandb_dir, "group": suite["name"]} if args.wandb else None
     summary = run_suite(suite, out_dir=out, workers=args.workers, device=args.device,

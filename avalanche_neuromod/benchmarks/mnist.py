@@ -35,6 +35,17 @@ def resolve_data_root(dataset_root: str | os.PathLike | None = None) -> Path | N
     return root
 
 
+def _build(factory, **kwargs):
+    try:
+        return factory(**kwargs)
+    except RuntimeError as err:  # torchvision's download failed: no local copy, no network
+        if "download" not in str(err).lower():
+            raise
+        raise DataRootError(f"dataset_root: MNIST is not in Avalanche's default data folder and "
+                            f"could not be downloaded; pass a local root (--data-root or "
+                            f"${DATA_ENV})") from None
+
+
 def split_mnist(
     *,
     n_experiences: int = 5,
@@ -47,14 +58,14 @@ def split_mnist(
     """Avalanche's ``SplitMNIST`` (class-IL, or task-IL with ``return_task_id=True``)."""
     from avalanche.benchmarks.classic import SplitMNIST
 
-    return SplitMNIST(n_experiences=n_experiences, return_task_id=return_task_id, seed=seed,
-                      fixed_class_order=fixed_class_order,
-                      dataset_root=resolve_data_root(dataset_root), **kwargs)
+    return _build(SplitMNIST, n_experiences=n_experiences, return_task_id=return_task_id,
+                  seed=seed, fixed_class_order=fixed_class_order,
+                  dataset_root=resolve_data_root(dataset_root), **kwargs)
 
 
 def permuted_mnist(*, n_experiences: int = 10, seed: int = 0, dataset_root=None, **kwargs):
     """Avalanche's ``PermutedMNIST`` with reproducible permutations (``seed`` fixed)."""
     from avalanche.benchmarks.classic import PermutedMNIST
 
-    return PermutedMNIST(n_experiences=n_experiences, seed=seed,
-                         dataset_root=resolve_data_root(dataset_root), **kwargs)
+    return _build(PermutedMNIST, n_experiences=n_experiences, seed=seed,
+                  dataset_root=resolve_data_root(dataset_root), **kwargs)
