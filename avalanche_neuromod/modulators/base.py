@@ -59,18 +59,22 @@ class RunningStats(nn.Module):
         self.register_buffer("count", torch.tensor(0, dtype=torch.long))
 
     @torch.no_grad()
-    def update(self, value: torch.Tensor) -> None:
+    def update(self, value: torch.Tensor | float) -> None:
         """Fold one scalar observation into the running statistics."""
-        value = value.detach().to(self.mean.dtype).reshape(())
-        if not torch.isfinite(value):
+        # scalar bookkeeping in Python floats: a handful of tensor ops per step would cost more
+        # than the arithmetic (the buffers stay tensors for state_dict and .to(device))
+        x = float(value)
+        if not math.isfinite(x):
             return
         if int(self.count) == 0:
-            self.mean.copy_(value)
-            self.var.zero_()
+            mean, var = x, 0.0
         else:
-            diff = value - self.mean
-            self.mean.add_(self.rate * diff)
-            self.var.copy_((1.0 - self.rate) * (self.var + self.rate * diff * diff))
+            mean, var = float(self.mean), float(self.var)
+            diff = x - mean
+            mean += self.rate * diff
+            var = (1.0 - self.rate) * (var + self.rate * diff * diff)
+        self.mean.fill_(mean)
+        self.var.fill_(var)
         self.count.add_(1)
 
     @property

@@ -25,6 +25,8 @@ factor per step, ``m = clip(1 + plasticity_gain * |mean_i delta_i|)``.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -73,14 +75,19 @@ class Dopamine(nn.Module):
         else:
             base = expectation.detach().float().reshape(-1).to(reward.device)
         delta = reward - base
-        finite = torch.isfinite(delta)
-        if finite.any():
-            mean_r = reward[finite].mean().to(self.expectation.device)
-            self.expectation.add_(tonic_rate * (mean_r - self.expectation))
-            mean_delta = delta[finite].mean().to(self.phasic.device)
-            self.phasic.copy_(mean_delta)
-            self.tonic.add_(tonic_rate * (mean_delta.abs() - self.tonic))
-        return torch.nan_to_num(delta, nan=0.0, posinf=0.0, neginf=0.0)
+        mean_r, mean_delta = float(reward.mean()), float(delta.mean())
+        if not (math.isfinite(mean_r) and math.isfinite(mean_delta)):  # rare: mask bad trials
+            finite = torch.isfinite(delta)
+            if not bool(finite.any()):
+                return torch.zeros_like(delta)
+            mean_r, mean_delta = float(reward[finite].mean()), float(delta[finite].mean())
+            delta = torch.nan_to_num(delta, nan=0.0, posinf=0.0, neginf=0.0)
+        # scalar state in Python floats (cheaper than tensor ops); buffers stay tensors
+        expectation, tonic = float(self.expectation), float(self.tonic)
+        self.expectation.fill_(expectation + tonic_rate * (mean_r - expectation))
+        self.phasic.fill_(mean_delta)
+        self.tonic.fill_(tonic + tonic_rate * (abs(mean_delta) - tonic))
+        return delta
 
     def plasticity(
         self, delta: torch.Tensor, *, scope: str = "sample", scale: torch.Tensor | float = 1.0
@@ -96,5 +103,5 @@ class Dopamine(nn.Module):
             size = delta.mean().abs()
         else:
             raise ValueError(f"scope must be 'sample' or 'step', got {scope!r}")
-        gain = self.plasticity_gain * torch.as_tensor(scale, dtype=size.dtype).to(size.device)
+        gain = self.plasticity_gain * float(scale)
         return (1.0 + gain * size).clamp(0.0, self.max_plasticity)

@@ -124,6 +124,21 @@ class Integrator:
     def __init__(self, spec: dict[str, dict]):
         self.spec = validate_integration(spec)
 
+    def evaluate_floats(self, signals: dict[str, float]) -> dict[str, float]:
+        """:meth:`evaluate` on Python floats (the plugins' per-step path: no tensor overhead)."""
+        out = {}
+        for name, var in self.spec.items():
+            base = var.get("base", 1.0)
+            value = float(signals.get(base, 0.0)) if isinstance(base, str) else float(base)
+            for signal, weight in (var.get("terms") or {}).items():
+                if signal in signals:
+                    value *= 1.0 + weight * float(signals[signal])
+            bounds = var.get("bounds")
+            if bounds is not None:
+                value = min(max(value, float(bounds[0])), float(bounds[1]))
+            out[name] = value
+        return out
+
     def evaluate(self, signals: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Every declared variable; a term whose modulator is absent counts as 0 (factor 1)."""
         out = {}

@@ -107,35 +107,34 @@ class Noradrenaline(nn.Module):
         """
         if utility is not None:
             self._observe_utility(utility)
-        u = signal.detach().float().reshape(-1).mean().to(self.level.device)
-        if not torch.isfinite(u):
+        u = float(signal.detach().float().reshape(-1).mean())
+        if not math.isfinite(u):
             return self.level  # a non-finite signal carries no evidence; keep the state
         theta = self.threshold if threshold is None else float(threshold)
         stats = self.stats
+        z = release = 0.0
         if int(stats.count) >= max(self.warmup, 1):
-            z = (u - stats.mean) / stats.std.clamp_min(self.min_std)
-            release = torch.sigmoid(self.slope * (z - theta))
-        else:
-            z = torch.zeros_like(u)
-            release = torch.zeros_like(u)
-        self.surprise.copy_(z)
-        self.release.copy_(release)
-        self.level.copy_(torch.maximum(self.decay * self.level, release).clamp(0.0, 1.0))
+            z = (u - float(stats.mean)) / max(math.sqrt(max(float(stats.var), 0.0)), self.min_std)
+            x = self.slope * (z - theta)
+            release = 1.0 / (1.0 + math.exp(-x)) if x > -60.0 else 0.0
+        self.surprise.fill_(z)
+        self.release.fill_(release)
+        self.level.fill_(min(max(self.decay * float(self.level), release), 1.0))
         stats.update(u)
         return self.level
 
     @torch.no_grad()
     def _observe_utility(self, utility: torch.Tensor) -> None:
-        value = utility.detach().float().reshape(-1).mean().to(self.level.device)
-        if not torch.isfinite(value):
+        value = float(utility.detach().float().reshape(-1).mean())
+        if not math.isfinite(value):
             return
         self.utility_fast.update(value)
         self.utility_slow.update(value)
         if int(self.utility_slow.count) < max(self.warmup, 1):
             return
-        slow, fast = self.utility_slow.mean, self.utility_fast.mean
-        deficit = (slow - fast) / slow.abs().clamp_min(self.utility_scale)
-        self.tonic.copy_(deficit.clamp(0.0, 1.0))
+        slow, fast = float(self.utility_slow.mean), float(self.utility_fast.mean)
+        deficit = (slow - fast) / max(abs(slow), self.utility_scale)
+        self.tonic.fill_(min(max(deficit, 0.0), 1.0))
 
     def plasticity(self) -> torch.Tensor:
         return 1.0 + self.plasticity_gain * self.level

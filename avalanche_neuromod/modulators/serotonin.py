@@ -53,6 +53,7 @@ class Serotonin(nn.Module):
         inhibition_rate: float = 0.05,
         inhibition_gain: float = 1.0,
         initial_level: float = 0.5,
+        importance_every: int = 1,
     ):
         super().__init__()
         self.strength = check_nonnegative("strength", strength)
@@ -62,6 +63,10 @@ class Serotonin(nn.Module):
         self.patience = check_nonnegative("patience", patience)
         self.inhibition_rate = check_rate("inhibition_rate", inhibition_rate)
         self.inhibition_gain = check_nonnegative("inhibition_gain", inhibition_gain)
+        if isinstance(importance_every, bool) or int(importance_every) < 1:
+            raise ValueError(f"importance_every must be an integer >= 1, got {importance_every}")
+        self.importance_every = int(importance_every)
+        self._calls = 0
         self.register_buffer("level", torch.tensor(float(check_rate(
             "initial_level", initial_level, allow_zero=True))))
         self.register_buffer("inhibition", torch.tensor(0.0))
@@ -100,14 +105,22 @@ class Serotonin(nn.Module):
 
     @torch.no_grad()
     def accumulate(self, params: Iterable[torch.Tensor], *, dopamine=None) -> None:
-        """Add ``gamma_t g^2`` of this step (call after backward, before the penalty)."""
+        """Add ``gamma_t g^2`` of this step (call after backward, before the penalty).
+
+        With ``importance_every = k`` only every k-th step is sampled (an unbiased estimate of
+        the mean over the experience at 1/k of the cost).
+        """
+        self._calls += 1
+        if (self._calls - 1) % self.importance_every:
+            return
         params = list(params)
         if not self._running:
             self._running = [torch.zeros_like(p) for p in params]
-        gamma = self.dopamine_factor(dopamine)
-        for acc, p in zip(self._running, params):
-            if p.grad is not None:
-                acc.add_(gamma * p.grad.detach() ** 2)
+        gamma = float(self.dopamine_factor(dopamine))
+        pairs = [(acc, p.grad) for acc, p in zip(self._running, params) if p.grad is not None]
+        if pairs and gamma != 0.0:
+            accs, grads = zip(*pairs)
+            torch._foreach_addcmul_(list(accs), list(grads), list(grads), value=gamma)
         self.steps.add_(1)
 
     @torch.no_grad()
@@ -140,10 +153,15 @@ class Serotonin(nn.Module):
         lam = float(self.strength * self.level * torch.as_tensor(factor)) * self._scale
         if lam == 0.0:
             return
-        for p, omega, star in zip(params, self.importance, self.anchor):
-            if p.grad is not None:
-                stiffness = (lam * omega).clamp_(max=self.max_stiffness)
-                p.grad.addcmul_(stiffness, p.detach() - star)
+        triples = [(p, omega, star) for p, omega, star in zip(params, self.importance, self.anchor)
+                   if p.grad is not None]
+        if not triples:
+            return
+        ps, omegas, stars = (list(t) for t in zip(*triples))
+        stiffness = torch._foreach_mul(omegas, lam)
+        torch._foreach_clamp_max_(stiffness, self.max_stiffness)
+        diffs = torch._foreach_sub([p.detach() for p in ps], stars)
+        torch._foreach_addcmul_([p.grad for p in ps], stiffness, diffs)
 
     def penalty(self, params: Iterable[torch.Tensor], factor: torch.Tensor | float = 1.0):
         """The penalty's value (for logging and tests)."""

@@ -151,7 +151,7 @@ class NeuromodulationPlugin(ModulatorPlugin):
             raise ModulatorConfigError(str(err)) from None
         spec.update(copy.deepcopy(declared))
         self.integrator = Integrator(spec)
-        self.variables: dict[str, torch.Tensor] = self.integrator.evaluate({})
+        self.variables: dict[str, float] = self.integrator.evaluate_floats({})
         self.threshold: float | None = None  # external override of NA's threshold
         self.delta: torch.Tensor | None = None  # DA's per-trial RPE of the last step
         self.plasticity: torch.Tensor | None = None  # DA's per-sample (or step) factor
@@ -164,6 +164,8 @@ class NeuromodulationPlugin(ModulatorPlugin):
         self._mask_cache: dict[tuple[int, int], torch.Tensor] = {}
         self._signals: dict[str, torch.Tensor] = {}
         self._task_mode = False
+        self._step_losses: torch.Tensor | None = None
+        self._param_cache: tuple | None = None
 
     # ------------------------------------------------------------------ helpers
     def _get(self, name: str):
@@ -193,27 +195,35 @@ class NeuromodulationPlugin(ModulatorPlugin):
         if ht is not None:
             out.update({"5HT/level": ht.level, "5HT/inhibition": ht.inhibition})
         if len(self.modulators) > 1:
-            out.update({f"NM/{k}": v for k, v in self.variables.items()
+            out.update({f"NM/{k}": torch.tensor(v) for k, v in self.variables.items()
                         if self.integrator.spec[k].get("terms")})
         return out
 
-    def _modulator_signals(self) -> dict[str, torch.Tensor]:
-        """The signals the integration reads (names of integration.SIGNALS)."""
+    def _modulator_signals(self) -> dict[str, float]:
+        """The signals the integration reads (names of integration.SIGNALS), as floats."""
         s = {}
         da, na = self._get("dopamine"), self._get("noradrenaline")
         ach, ht = self._get("acetylcholine"), self._get("serotonin")
         if da is not None:
-            s["DA/rpe"], s["DA/tonic"] = da.phasic, da.tonic
-            s["DA/abs_rpe"] = da.phasic.abs()
+            s["DA/rpe"], s["DA/tonic"] = float(da.phasic), float(da.tonic)
+            s["DA/abs_rpe"] = abs(s["DA/rpe"])
         if na is not None:
-            s.update({"NA/level": na.level, "NA/release": na.release, "NA/tonic": na.tonic,
-                      "NA/explore": torch.maximum(na.level, na.tonic)})
+            level, tonic = float(na.level), float(na.tonic)
+            s.update({"NA/level": level, "NA/release": float(na.release), "NA/tonic": tonic,
+                      "NA/explore": max(level, tonic)})
         if ach is not None:
-            s["ACh/level"] = ach.level
-            s["ACh/switch"] = ach.level / (0.5 + ach.level)
+            a = float(ach.level)
+            s["ACh/level"], s["ACh/switch"] = a, a / (0.5 + a)
         if ht is not None:
-            s["5HT/level"] = ht.level
+            s["5HT/level"] = float(ht.level)
         return s
+
+    def _losses(self, strategy) -> torch.Tensor:
+        """Per-sample losses of this step, computed once (detached) for every modulator."""
+        if self._step_losses is None:
+            with torch.no_grad():
+                self._step_losses = per_sample_loss(strategy)
+        return self._step_losses
 
     def _error_signal(self, strategy, kind: str) -> torch.Tensor:
         if kind == "auto":
@@ -222,8 +232,7 @@ class NeuromodulationPlugin(ModulatorPlugin):
             return reward_prediction_error(strategy).abs().mean()
         if kind == "entropy":
             return output_entropy(strategy.mb_output).mean()
-        with torch.no_grad():
-            return per_sample_loss(strategy).mean()
+        return self._losses(strategy).mean()
 
     @staticmethod
     def _utility(strategy) -> torch.Tensor:
@@ -232,9 +241,14 @@ class NeuromodulationPlugin(ModulatorPlugin):
         with torch.no_grad():
             return (strategy.mb_output.argmax(-1) == strategy.mb_y).float().mean()
 
-    @staticmethod
-    def _params(strategy) -> list[torch.Tensor]:
-        return [p for p in strategy.model.parameters() if p.requires_grad]
+    def _params(self, strategy) -> list[torch.Tensor]:
+        model = strategy.model
+        cached = self._param_cache
+        if cached is None or cached[0] is not model or cached[1] != len(cached[2]) or \
+                not cached[2]:
+            params = [p for p in model.parameters() if p.requires_grad]
+            self._param_cache = cached = (model, len(params), params)
+        return cached[2]
 
     # ------------------------------------------------------------- forward hooks
     def _uses_hidden_hooks(self) -> bool:
@@ -260,7 +274,12 @@ class NeuromodulationPlugin(ModulatorPlugin):
         if ach is None or not self.options["acetylcholine"]["gating"] or self._contexts is None:
             return None
         contexts = self._contexts
-        unique = contexts.unique() if contexts.dim() else contexts.reshape(1)
+        if contexts.dim() == 0 or contexts.numel() == 1:
+            key = (units, int(contexts.reshape(-1)[0]))
+            if key not in self._mask_cache:
+                self._mask_cache[key] = ach.gate(key[1], units, device=device)
+            return self._mask_cache[key]
+        unique = contexts.unique()
         masks = []
         for c in unique.tolist():
             key = (units, int(c))
@@ -292,6 +311,7 @@ class NeuromodulationPlugin(ModulatorPlugin):
 
     # -------------------------------------------------------------------- hooks
     def before_training_exp(self, strategy, **kwargs):
+        self._param_cache = None  # the model may have grown (multi-head) or been replaced
         self.modulators.to(strategy.device)
         self._gain = self._gain.to(strategy.device)
         if self._uses_hidden_hooks():
@@ -318,13 +338,13 @@ class NeuromodulationPlugin(ModulatorPlugin):
         else:
             self._contexts = ach.context.reshape(())
 
-    def _refresh(self) -> dict[str, torch.Tensor]:
-        self.variables = self.integrator.evaluate(self._modulator_signals())
+    def _refresh(self) -> dict[str, float]:
+        self.variables = self.integrator.evaluate_floats(self._modulator_signals())
         return self.variables
 
     def before_forward(self, strategy, **kwargs):
         v = self._refresh()
-        self._gain.copy_(v["gain"].to(self._gain.device))
+        self._gain.fill_(v["gain"])
         if self.integrator.spec["temperature"].get("terms") and hasattr(strategy, "temperature"):
             strategy.temperature = v["temperature"]
         self._set_contexts(strategy)
@@ -339,6 +359,7 @@ class NeuromodulationPlugin(ModulatorPlugin):
         self._set_contexts(strategy)
 
     def after_forward(self, strategy, **kwargs):
+        self._step_losses = None
         da, na = self._get("dopamine"), self._get("noradrenaline")
         ach, ht = self._get("acetylcholine"), self._get("serotonin")
         reward_mode = is_reward_driven(strategy)
@@ -347,7 +368,7 @@ class NeuromodulationPlugin(ModulatorPlugin):
         if na is not None:
             u = self._error_signal(strategy, self.options["noradrenaline"]["signal"])
             theta = self.threshold if self.threshold is not None else na.threshold
-            theta = theta * float(self.variables["na_threshold"])
+            theta = theta * self.variables["na_threshold"]
             na.observe(u, utility=self._utility(strategy), threshold=theta)
         if ach is not None:
             u = self._error_signal(strategy, self.options["acetylcholine"]["signal"])
@@ -356,8 +377,8 @@ class NeuromodulationPlugin(ModulatorPlugin):
                 ach.switch_context()
                 self._contexts = ach.context.reshape(())
             context = None if self._task_mode else int(ach.context)
-            if self._task_mode and self._contexts is not None and self._contexts.dim():
-                context = int(self._contexts[0])
+            if self._task_mode and self._contexts is not None:
+                context = int(self._contexts.reshape(-1)[0])
             ach.observe(u, context=context)
         if ht is not None:
             ht.observe(1.0 - na.level if na is not None else 1.0)
@@ -390,7 +411,7 @@ class NeuromodulationPlugin(ModulatorPlugin):
             if options["reward"] == "correct":
                 r = (strategy.mb_output.argmax(-1) == strategy.mb_y).float()
             else:
-                r = -per_sample_loss(strategy)
+                r = -self._losses(strategy)
         self.delta = da.prediction_error(r, rate=rate)
         self.plasticity = da.plasticity(self.delta, scope=options["scope"],
                                         scale=self.variables["da_plasticity"])
@@ -459,7 +480,7 @@ class NeuromodulationPlugin(ModulatorPlugin):
             with torch.no_grad():
                 for layer in readout_layers(strategy.model):
                     for p in layer.parameters():
-                        p.mul_(shrink.to(p.device, p.dtype))
+                        p.mul_(shrink)
 
     def after_training_exp(self, strategy, **kwargs):
         ht = self._get("serotonin")
@@ -479,7 +500,7 @@ class NeuromodulationPlugin(ModulatorPlugin):
     def load_state_dict(self, state: dict) -> None:
         self.modulators.load_state_dict(state["modulators"])
         self._task_mode = bool(state.get("task_mode", False))
-        self.variables = self.integrator.evaluate(self._modulator_signals())
+        self._refresh()
 
 
 def is_reward_capable(strategy) -> bool:
