@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 from avalanche.benchmarks.scenarios.dataset_scenario import benchmark_from_datasets
+from avalanche.benchmarks.scenarios.supervised import with_classes_timeline
 from avalanche.benchmarks.utils.classification_dataset import (
     _make_taskaware_tensor_classification_dataset as make_tensor_dataset,
 )
@@ -240,7 +241,12 @@ def gonogo_benchmark(
         for n, out in ((config.trials_per_rule, train), (config.test_trials, test)):
             x, y, stim = _trials(n=n, **common)
             out.append(make_tensor_dataset(x, y, stim, task_labels=task))
-    scenario = benchmark_from_datasets(train=train, test=test)
+    # experiences get ``classes_in_this_experience`` (used by multi-head models); wrap the
+    # scenario in Avalanche's ``with_task_labels`` for task-aware forwarding of a multi-head model
+    scenario = with_classes_timeline(benchmark_from_datasets(train=train, test=test))
+    for stream in (scenario.train_stream, scenario.test_stream):
+        for experience in stream:  # Avalanche's heads index with these: a list, not a set
+            experience.classes_in_this_experience = sorted(experience.classes_in_this_experience)
     scenario.rules = [rule.name for rule in sequence]
     scenario.input_size = int(train[0][0][0].numel())
     scenario.n_classes = 2

@@ -76,6 +76,14 @@ class Acetylcholine(nn.Module):
             self.level.copy_(sd / (sd + self.scale))
         return self.level
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # per-context statistics are created lazily: create those the checkpoint holds
+        head = prefix + "stats."
+        for key in state_dict:
+            if key.startswith(head):
+                self._context_stats(int(key[len(head):].split(".", 1)[0]))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def switch_context(self) -> int:
         """Advance the inferred context (called when NA declares an unexpected change)."""
         self.context.add_(1)

@@ -175,13 +175,15 @@ class Serotonin(nn.Module):
     # ----------------------------------------------------------- checkpoints
     def get_extra_state(self):
         return {"importance": self.importance, "anchor": self.anchor, "running": self._running,
-                "scale": torch.tensor(self._scale)}
+                "scale": torch.tensor(self._scale, dtype=torch.float64),
+                "calls": torch.tensor(self._calls)}
 
     def set_extra_state(self, state):
         self.importance = list(state.get("importance", []))
         self.anchor = list(state.get("anchor", []))
         self._running = list(state.get("running", []))
         self._scale = float(state.get("scale", torch.tensor(0.0)))
+        self._calls = int(state.get("calls", torch.tensor(0)))
 
     def _apply(self, fn, *args, **kwargs):
         out = super()._apply(fn, *args, **kwargs)
