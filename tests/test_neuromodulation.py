@@ -44,11 +44,12 @@ def _mlp(bm, hidden: int = 32) -> nn.Module:
     return nn.Sequential(nn.Linear(bm.input_size, hidden), nn.Tanh(), nn.Linear(hidden, 2))
 
 
-def _train(bm, model, plugins, cls=Naive, optimizer=None, **kwargs):
+def _train(bm, model, plugins, cls=Naive, optimizer=None, device="cpu", **kwargs):
+    model.to(device)
     optimizer = optimizer or torch.optim.SGD(model.parameters(), lr=0.3)
     evaluator = EvaluationPlugin(accuracy_metrics(stream=True), loggers=[])
     strategy = cls(model=model, optimizer=optimizer, criterion=nn.CrossEntropyLoss(),
-                   train_mb_size=8, eval_mb_size=64, device="cpu", plugins=plugins,
+                   train_mb_size=8, eval_mb_size=64, device=device, plugins=plugins,
                    evaluator=evaluator, **kwargs)
     torch.manual_seed(1)
     for experience in bm.train_stream:
@@ -197,14 +198,16 @@ STRATEGIES = {
 }
 
 
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
 @pytest.mark.parametrize("strategy", sorted(STRATEGIES))
 @pytest.mark.parametrize("plugin", sorted(PLUGINS))
-def test_plugin_in_avalanche_strategy(cued, plugin, strategy):
+def test_plugin_in_avalanche_strategy(cued, plugin, strategy, device):
     cls, kwargs = STRATEGIES[strategy]
-    model = _mlp(cued)
+    model = _mlp(cued).to(device)
     modulator = PLUGINS[plugin]()
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01) if strategy == "si" else None
-    _, results = _train(cued, model, [modulator], cls=cls, optimizer=optimizer, **kwargs)
+    _, results = _train(cued, model, [modulator], cls=cls, optimizer=optimizer, device=device,
+                        **kwargs)
     assert all(torch.isfinite(p).all() for p in model.parameters())
     assert len(modulator.trace) == 2 * 96 // 8
     assert 0.0 <= results[ACC] <= 1.0
