@@ -15,9 +15,7 @@ import json
 import os
 import subprocess
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -221,39 +219,14 @@ def run_cell(cell: Cell, *, device: str = "cpu", wandb_options: dict | None = No
     return train_gonogo_cell(cell, device=torch.device(device), wandb_options=wandb_options)
 
 
-def _worker_init() -> None:
-    torch.set_num_threads(1)
-
-
 def run_cells(cells: list[Cell], *, device: torch.device, workers: int = 1,
               wandb_options: dict | None = None, progress: bool = True) -> list[dict]:
     """Run cells on ``workers`` local processes (CPU) or in this process (GPU / workers=1)."""
-    from tqdm.auto import tqdm
+    from .parallel import run_cells as run_parallel
 
-    bar = tqdm(total=len(cells), desc="case study", unit="run", disable=not progress)
-    records: list[dict | None] = [None] * len(cells)
-    kwargs = dict(device=str(device), wandb_options=wandb_options)
-    if workers <= 1 or device.type == "cuda":
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)  # tiny models: intra-op threads only add overhead
-        try:
-            for i, cell in enumerate(cells):
-                records[i] = run_cell(cell, **kwargs)
-                bar.update()
-        finally:
-            torch.set_num_threads(threads)
-    else:
-        ctx = get_context("fork" if os.name == "posix" else "spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
-                                 initializer=_worker_init) as pool:
-            futures = {pool.submit(run_cell, cell, **kwargs): i for i, cell in enumerate(cells)}
-            from concurrent.futures import as_completed
-
-            for future in as_completed(futures):
-                records[futures[future]] = future.result()
-                bar.update()
-    bar.close()
-    return [r for r in records if r is not None]
+    return run_parallel(run_cell, cells, workers=workers, device=device, desc="case study",
+                        kwargs=dict(device=str(device), wandb_options=wandb_options),
+                        progress=progress)
 
 
 def run_casestudy(

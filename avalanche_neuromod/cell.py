@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import time
-import warnings
 
 import torch
-from avalanche.evaluation.metrics import (
-    accuracy_metrics,
-    bwt_metrics,
-    forgetting_metrics,
-    forward_transfer_metrics,
-)
 from avalanche.training.determinism.rng_manager import RNGManager
-from avalanche.training.plugins import EvaluationPlugin
 from torch import nn
 
 from .benchmarks.gonogo import gonogo_benchmark
+from .evaluation import continual_evaluator
 from .metrics import ActionEntropy, TrialsToCriterion
 from .plugins import modulator_signal_metrics
 from .strategies import NeuromodulatedStrategy
@@ -64,16 +57,7 @@ def train_gonogo_cell(cell, *, device: torch.device, wandb_options: dict | None 
             config={"setting": cell.setting, "learning": cell.learning, "cued": cell.cued,
                     "preset": cell.preset, "seed": cell.seed, "stream": cell.stream,
                     "config": cfg}))
-    with warnings.catch_warnings():  # a run without W&B has no loggers on purpose
-        warnings.filterwarnings("ignore", message="No loggers specified")
-        evaluator = EvaluationPlugin(
-            accuracy_metrics(experience=True, stream=True),
-            forgetting_metrics(experience=True, stream=True),
-            bwt_metrics(experience=True, stream=True),
-            forward_transfer_metrics(experience=True, stream=True),
-            ttc, entropy, *modulator_signal_metrics(),
-            loggers=loggers,
-        )
+    evaluator = continual_evaluator(ttc, entropy, *modulator_signal_metrics(), loggers=loggers)
     strategy = NeuromodulatedStrategy(
         model=model, optimizer=optimizer, preset=cell.preset, learning=cell.learning,
         modulators=cfg.get("modulators") or None, train_mb_size=cfg["train_mb_size"],

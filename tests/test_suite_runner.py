@@ -114,8 +114,10 @@ def test_resume_runs_only_missing_cells(suite_file: Path, tmp_path: Path, monkey
     assert sorted(keys) == sorted(c.key for c in suite_cells(suite))
 
 
-def test_kill_and_resume_loses_and_duplicates_nothing(suite_file: Path, tmp_path: Path,
-                                                      monkeypatch):
+def test_kill_and_resume_loses_and_duplicates_nothing(tmp_path: Path, monkeypatch):
+    suite_file = tmp_path / "longer.yaml"
+    suite_file.write_text(SUITE.replace("seeds: 2", "seeds: 8"))  # 24 cells: the kill lands
+    total = 24
     out = tmp_path / "killed"
     results = out / "results.jsonl"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -130,13 +132,13 @@ def test_kill_and_resume_loses_and_duplicates_nothing(suite_file: Path, tmp_path
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     before = {r["key"]: r for r in read_records(results)}
-    assert 2 <= len(before) < 6
+    assert 2 <= len(before) < total
     ran = _spy(monkeypatch)
     run_suite(load_suite(suite_file), out_dir=out, workers=1, progress=False)
     after = read_records(results)
     assert not set(ran) & set(before)  # no finished cell is recomputed
     keys = [r["key"] for r in after]
-    assert len(keys) == len(set(keys)) == 6  # every cell exactly once
+    assert len(keys) == len(set(keys)) == total  # every cell exactly once
     for record in after:
         if record["key"] in before:
             assert record == before[record["key"]]

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import time
-import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from multiprocessing import get_context
 from pathlib import Path
 
 import torch
@@ -72,15 +68,9 @@ def _stream_metric(results: dict, prefix: str) -> float | None:
 def run_suite_cell(cell: SuiteCell, *, device: str = "cpu",
                    wandb_options: dict | None = None, command: str | None = None) -> dict:
     """Train one cell, evaluating the whole test stream after each experience."""
-    from avalanche.evaluation.metrics import (
-        accuracy_metrics,
-        bwt_metrics,
-        forgetting_metrics,
-        forward_transfer_metrics,
-    )
     from avalanche.training.determinism.rng_manager import RNGManager
-    from avalanche.training.plugins import EvaluationPlugin
 
+    from ..evaluation import continual_evaluator
     from ..models import build_model
     from ..plugins import modulator_signal_metrics
     from ..strategies.registry import build_strategy
@@ -101,15 +91,7 @@ def run_suite_cell(cell: SuiteCell, *, device: str = "cpu",
             run_name=f"{cell.benchmark}-{cell.strategy}-s{cell.seed}",
             group=wandb_options.get("group") or cell.suite, job_type=cell.strategy,
             dir=wandb_options.get("dir"), config=cell.config))
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="No loggers specified")
-        evaluator = EvaluationPlugin(
-            accuracy_metrics(experience=True, stream=True),
-            forgetting_metrics(experience=True, stream=True),
-            bwt_metrics(experience=True, stream=True),
-            forward_transfer_metrics(experience=True, stream=True),
-            *modulator_signal_metrics(every=10),
-            loggers=loggers)
+    evaluator = continual_evaluator(*modulator_signal_metrics(every=10), loggers=loggers)
     strategy = build_strategy(
         cell.strategy, model=model, optimizer=optimizer, learning=cell.learning,
         train_mb_size=budget["train_mb_size"], train_epochs=budget["epochs"],
@@ -139,38 +121,23 @@ def run_suite_cell(cell: SuiteCell, *, device: str = "cpu",
     return record
 
 
-def _worker_init() -> None:
-    torch.set_num_threads(1)
-
-
 def run_suite(suite: dict, *, out_dir: str | Path, workers: int = 1, device: str | None = None,
               wandb_options: dict | None = None, progress: bool = True,
               command: str | None = None) -> dict:
     """Run every unfinished cell of ``suite``; append each to ``out_dir/results.jsonl``."""
-    from tqdm.auto import tqdm
+    from ..parallel import run_cells
 
     dev = resolve_device(device)
     results = Path(out_dir) / "results.jsonl"
     done = finished_keys(results)
     todo = [c for c in suite_cells(suite) if c.key not in done]
-    bar = tqdm(total=len(todo), desc=f"suite {suite['name']}", unit="cell", disable=not progress)
-    kwargs = dict(device=str(dev), wandb_options=wandb_options, command=command)
-    if workers <= 1 or dev.type == "cuda":
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            for cell in todo:
-                append_record(results, run_suite_cell(cell, **kwargs))
-                bar.update()
-        finally:
-            torch.set_num_threads(threads)
-    else:
-        ctx = get_context("fork" if os.name == "posix" else "spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
-                                 initializer=_worker_init) as pool:
-            futures = [pool.submit(run_suite_cell, cell, **kwargs) for cell in todo]
-            for future in as_completed(futures):
-                append_record(results, future.result())
-                bar.update()
-    bar.close()
+    run_cells(_run_one, todo, workers=workers, device=dev, desc=f"suite {suite['name']}",
+              unit="cell", progress=progress,
+              kwargs=dict(device=str(dev), wandb_options=wandb_options, command=command),
+              on_result=lambda _, record: append_record(results, record))
     return {"skipped": len(done), "ran": len(todo), "results": str(results)}
+
+
+def _run_one(cell: SuiteCell, **kwargs) -> dict:
+    # looked up at call time, so the runner can be wrapped (tests spy on run_suite_cell)
+    return run_suite_cell(cell, **kwargs)
