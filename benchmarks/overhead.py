@@ -61,6 +61,20 @@ def _plugin_bytes(plugins) -> int:
     return total
 
 
+def _profile(bm, args) -> None:
+    import cProfile
+    import pstats
+
+    strategy, _, _ = _strategy("naive+" + args.preset, args.preset, args.mb)
+    strategy.train(bm.train_stream[0])
+    profiler = cProfile.Profile()
+    profiler.enable()
+    strategy.train(bm.train_stream[1])
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("cumulative").print_stats("avalanche_neuromod|training_epoch", 20)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -69,10 +83,15 @@ def main() -> None:
     parser.add_argument("--mb", type=int, default=128)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default=str(ROOT / "reports" / "overhead"))
+    parser.add_argument("--profile", action="store_true",
+                        help="profile one epoch of Naive + preset (package functions only)")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     torch.set_num_threads(args.threads)
     bm = split_mnist(dataset_root=args.data_root, seed=0)
+    if args.profile:
+        _profile(bm, args)
+        return
     variants = ["naive", "naive+" + args.preset, "ewc", "si"]
     times: dict[str, list[float]] = {v: [] for v in variants}
     memory = None
