@@ -137,7 +137,45 @@ class Serotonin(nn.Module):
             self._scale = count / total if total > 0 else 0.0
         self.anchor = [p.detach().clone() for p in params]
         self._running = []
+        if getattr(self, "names", None) is None or len(self.names) != len(self.anchor):
+            self.names = [str(i) for i in range(len(self.anchor))]
         self.steps.zero_()
+
+    @torch.no_grad()
+    def realign(self, names: list[str], params: list[torch.Tensor]) -> None:
+        """Match the stored state to the model's current parameters, by name.
+
+        Dynamic models (Avalanche's incremental and multi-head classifiers) add parameters or
+        grow them between experiences: a new parameter, or the new part of a grown one, starts
+        unimportant and anchored at its current value.
+        """
+        old_names = getattr(self, "names", None)
+        if old_names is None or old_names == [str(i) for i in range(len(self.anchor))]:
+            old_names = list(names[: len(self.anchor)])  # positional state: same order assumed
+        if old_names == list(names) and all(
+                a.shape == p.shape for a, p in zip(self.anchor, params)):
+            return
+        if not self.anchor:
+            self.names = list(names)
+            return
+        old = {n: i for i, n in enumerate(old_names or [])}
+
+        def carried(stored: list[torch.Tensor], fill) -> list[torch.Tensor]:
+            out = []
+            for name, p in zip(names, params):
+                new = fill(p)
+                i = old.get(name)
+                if i is not None and i < len(stored) and stored[i].dim() == p.dim():
+                    region = tuple(slice(0, min(a, b)) for a, b in zip(stored[i].shape, p.shape))
+                    new[region] = stored[i][region]
+                out.append(new)
+            return out
+
+        self.importance = carried(self.importance, torch.zeros_like)
+        self.anchor = carried(self.anchor, lambda p: p.detach().clone())
+        if self._running:
+            self._running = carried(self._running, torch.zeros_like)
+        self.names = list(names)
 
     @property
     def has_anchor(self) -> bool:
@@ -176,7 +214,8 @@ class Serotonin(nn.Module):
     def get_extra_state(self):
         return {"importance": self.importance, "anchor": self.anchor, "running": self._running,
                 "scale": torch.tensor(self._scale, dtype=torch.float64),
-                "calls": torch.tensor(self._calls)}
+                "calls": torch.tensor(self._calls),
+                "names": list(getattr(self, "names", None) or [])}
 
     def set_extra_state(self, state):
         self.importance = list(state.get("importance", []))
@@ -184,6 +223,7 @@ class Serotonin(nn.Module):
         self._running = list(state.get("running", []))
         self._scale = float(state.get("scale", torch.tensor(0.0)))
         self._calls = int(state.get("calls", torch.tensor(0)))
+        self.names = list(state.get("names", [])) or None
 
     def _apply(self, fn, *args, **kwargs):
         out = super()._apply(fn, *args, **kwargs)

@@ -317,8 +317,12 @@ class NeuromodulationPlugin(ModulatorPlugin):
         if self._uses_hidden_hooks():
             self._attach(strategy.model)
         ht = self._get("serotonin")
-        if ht is not None and not ht.has_anchor:
-            ht.consolidate(self._params(strategy))  # the initial weights anchor nothing yet
+        if ht is not None:
+            named = [(n, p) for n, p in strategy.model.named_parameters() if p.requires_grad]
+            ht.realign([n for n, _ in named], [p for _, p in named])  # the model may have grown
+            if not ht.has_anchor:
+                ht.consolidate(self._params(strategy))  # the initial weights anchor nothing yet
+                ht.names = [n for n, _ in named]
 
     def before_eval_exp(self, strategy, **kwargs):
         if self._uses_hidden_hooks():
