@@ -7,6 +7,7 @@ print it on one line and exit with code 2.
 
 from __future__ import annotations
 
+import copy
 import math
 from pathlib import Path
 from typing import Any
@@ -83,11 +84,14 @@ def string_list(value: Any, *, field: str, choices: tuple[str, ...] | None = Non
 
 
 def deep_merge(base: dict, update: dict) -> dict:
-    """A copy of ``base`` with ``update`` merged in, recursively for mappings."""
-    out = dict(base)
+    """A deep copy of ``base`` with ``update`` merged in, recursively for mappings.
+
+    Neither argument is modified, nor shares nested mappings with the result.
+    """
+    out = copy.deepcopy(base)
     for key, value in update.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = deep_merge(out[key], value)
         else:
-            out[key] = value
+            out[key] = copy.deepcopy(value)
     return out

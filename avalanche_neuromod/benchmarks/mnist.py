@@ -1,4 +1,4 @@
-"""SplitMNIST and PermutedMNIST with a data root that works offline.
+"""SplitMNIST, PermutedMNIST and RotatedMNIST with a data root that works offline.
 
 Thin wrappers over Avalanche's classic benchmarks: the data root comes from the argument, else the
 environment variable ``AVALANCHE_NEUROMOD_DATA``, else Avalanche's default (which downloads). A
@@ -46,26 +46,110 @@ def _build(factory, **kwargs):
                             f"${DATA_ENV})") from None
 
 
+def validation_split(benchmark, *, fraction: float, seed: int):
+    """The benchmark with its test stream replaced by ``fraction`` of each training experience.
+
+    Hyper-parameters are selected on this stream, never on the test stream: the held-out
+    samples are drawn (with ``seed``) from each experience's training data and removed from it,
+    and the result is a benchmark whose ``train_stream`` is the rest and whose ``test_stream`` is
+    the held-out part, so every metric, report and W&B panel works unchanged.
+    """
+    from avalanche.benchmarks.scenarios.dataset_scenario import DatasetExperience
+    from avalanche.benchmarks.scenarios.generic_scenario import CLScenario, make_stream
+    from avalanche.benchmarks.scenarios.supervised import with_classes_timeline
+    from avalanche.benchmarks.scenarios.task_aware import with_task_labels
+    from avalanche.benchmarks.scenarios.validation_scenario import split_validation_random
+
+    train_exps, valid_exps = [], []
+    for exp in benchmark.train_stream:
+        train_data, valid_data = split_validation_random(fraction, True, seed, exp.dataset)
+        train_exps.append(DatasetExperience(dataset=train_data))
+        valid_exps.append(DatasetExperience(dataset=valid_data))
+    train = with_task_labels(with_classes_timeline(make_stream(name="train", exps=train_exps)))
+    test = with_task_labels(with_classes_timeline(make_stream(name="test", exps=valid_exps)))
+    scenario = CLScenario(streams=[train, test])
+    scenario.validation = fraction
+    return scenario
+
+
+def sample_training(benchmark, *, n: int, seed: int):
+    """The benchmark with each training experience cut to ``n`` samples drawn with ``seed``.
+
+    The reduced setting of GEM (Lopez-Paz & Ranzato 2017) and of continual-learning-baselines'
+    GEM PermutedMNIST: 1000 patterns per experience, one pass. The draw is random, not the first
+    ``n`` samples, because Avalanche stores an experience's samples sorted by class. Test streams
+    are untouched.
+    """
+    import torch
+    from avalanche.benchmarks.scenarios.dataset_scenario import DatasetExperience
+    from avalanche.benchmarks.scenarios.generic_scenario import CLScenario, make_stream
+    from avalanche.benchmarks.scenarios.supervised import with_classes_timeline
+    from avalanche.benchmarks.scenarios.task_aware import with_task_labels
+
+    generator = torch.Generator().manual_seed(seed)
+    exps = [DatasetExperience(dataset=exp.dataset.subset(
+        sorted(torch.randperm(len(exp.dataset), generator=generator)[:n].tolist())))
+        for exp in benchmark.train_stream]
+    train = with_task_labels(with_classes_timeline(make_stream(name="train", exps=exps)))
+    return CLScenario(streams=[train, benchmark.test_stream])
+
+
+def _finish(benchmark, *, validation: float, seed: int, train_samples: int | None = None):
+    if validation:
+        if not 0.0 < validation < 1.0:
+            raise ValueError(f"validation: must be a fraction in (0, 1), got {validation!r}")
+        benchmark = validation_split(benchmark, fraction=validation, seed=seed)
+    if train_samples is not None:
+        benchmark = sample_training(benchmark, n=train_samples, seed=seed)
+    return benchmark
+
+
 def split_mnist(
     *,
     n_experiences: int = 5,
     return_task_id: bool = False,
     seed: int = 0,
     fixed_class_order=None,
+    validation: float = 0.0,
     dataset_root=None,
-    **kwargs,
 ):
-    """Avalanche's ``SplitMNIST`` (class-IL, or task-IL with ``return_task_id=True``)."""
+    """Avalanche's ``SplitMNIST`` (class-IL, or task-IL with ``return_task_id=True``).
+
+    ``validation > 0`` swaps the test stream for a validation split of the training data
+    (:func:`validation_split`).
+    """
     from avalanche.benchmarks.classic import SplitMNIST
 
-    return _build(SplitMNIST, n_experiences=n_experiences, return_task_id=return_task_id,
-                  seed=seed, fixed_class_order=fixed_class_order,
-                  dataset_root=resolve_data_root(dataset_root), **kwargs)
+    bm = _build(SplitMNIST, n_experiences=n_experiences, return_task_id=return_task_id,
+                seed=seed, fixed_class_order=fixed_class_order,
+                dataset_root=resolve_data_root(dataset_root))
+    return _finish(bm, validation=validation, seed=seed)
 
 
-def permuted_mnist(*, n_experiences: int = 10, seed: int = 0, dataset_root=None, **kwargs):
-    """Avalanche's ``PermutedMNIST`` with reproducible permutations (``seed`` fixed)."""
+def permuted_mnist(*, n_experiences: int = 10, seed: int = 0, validation: float = 0.0,
+                   train_samples: int | None = None, dataset_root=None):
+    """Avalanche's ``PermutedMNIST`` with reproducible permutations (``seed`` fixed).
+
+    ``train_samples`` keeps the first samples of each training experience
+    (:func:`sample_training`, GEM's reduced setting).
+    """
     from avalanche.benchmarks.classic import PermutedMNIST
 
-    return _build(PermutedMNIST, n_experiences=n_experiences, seed=seed,
-                  dataset_root=resolve_data_root(dataset_root), **kwargs)
+    bm = _build(PermutedMNIST, n_experiences=n_experiences, seed=seed,
+                dataset_root=resolve_data_root(dataset_root))
+    return _finish(bm, validation=validation, seed=seed, train_samples=train_samples)
+
+
+def rotated_mnist(*, n_experiences: int = 5, seed: int = 0, rotations_list=None,
+                  validation: float = 0.0, dataset_root=None):
+    """Avalanche's ``RotatedMNIST``: one rotation of every digit per experience (domain-IL).
+
+    Angles are drawn from ``seed`` unless ``rotations_list`` gives them (degrees, one per
+    experience).
+    """
+    from avalanche.benchmarks.classic import RotatedMNIST
+
+    bm = _build(RotatedMNIST, n_experiences=n_experiences, seed=seed,
+                rotations_list=list(rotations_list) if rotations_list is not None else None,
+                dataset_root=resolve_data_root(dataset_root))
+    return _finish(bm, validation=validation, seed=seed)

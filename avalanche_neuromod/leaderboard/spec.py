@@ -16,7 +16,13 @@ benchmarks:
 strategies: [naive, full, full-no-da]
 ```
 A benchmark's ``budget`` overrides the suite's for that benchmark only (the same for every
-strategy there).
+strategy there). A strategy is a preset name, or a mapping that changes a preset for this suite
+(deep-merged, e.g. a baseline's hyper-parameters as in a reference setting)::
+
+    - {preset: si, label: si-l10, override: {baseline: {args: {si_lambda: 10}}}}
+
+A benchmark may list its own ``strategies`` (then the suite-level list is optional), which is
+how a fidelity suite pairs each reference setting with its strategy.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..benchmarks import BENCHMARKS
+from ..benchmarks import BENCHMARKS, check_benchmark_args
 from ..config import ConfigError, check_keys, deep_merge, load_yaml, number, positive_int
 from ..strategies.presets import PresetError, load_preset
 
@@ -51,16 +57,18 @@ class SuiteCell:
     benchmark: str  # label
     benchmark_name: str
     benchmark_args: dict
-    strategy: str
+    strategy: str  # label
     seed: int
     learning: str
     budget: dict
+    preset: dict  # resolved preset (overrides applied)
+    target: float | None = None  # a reference result to reproduce (not part of the config)
 
     @property
     def config(self) -> dict:
         return {"suite": self.suite, "benchmark": self.benchmark,
                 "benchmark_name": self.benchmark_name, "benchmark_args": self.benchmark_args,
-                "strategy": self.strategy, "preset": load_preset(self.strategy),
+                "strategy": self.strategy, "preset": self.preset,
                 "seed": self.seed, "learning": self.learning, "budget": self.budget}
 
     @property
@@ -71,6 +79,17 @@ class SuiteCell:
     @property
     def key(self) -> str:
         return f"{self.benchmark}|{self.strategy}|{self.seed}|{self.config_hash}"
+
+
+def _merge_budget(base: dict, update, *, field: str) -> dict:
+    if update is None:
+        return copy.deepcopy(base)
+    check_keys(update, set(BUDGET_DEFAULT), field=field)
+    for key in ("model", "optimizer"):
+        if key in update and not isinstance(update[key], dict):
+            raise ConfigError(f"{field}.{key}: must be a mapping, got "
+                              f"{type(update[key]).__name__}")
+    return deep_merge(base, update)
 
 
 def _check_budget(budget: dict, *, field: str) -> dict:
@@ -118,20 +137,23 @@ def load_suite(source: str | Path | dict, *, seeds=None) -> dict:
                                       for s in seeds_value):
             raise ConfigError(f"{where}.seeds: must be a count or a list of integers >= 0")
         seed_list = list(seeds_value)
+        if len(set(seed_list)) != len(seed_list):
+            raise ConfigError(f"{where}.seeds: duplicate seed in {seed_list}")
     else:
         seed_list = list(range(positive_int(seeds_value, field=f"{where}.seeds")))
     learning = data.get("learning", "supervised")
     if learning not in ("supervised", "reward"):
         raise ConfigError(f"{where}.learning: must be supervised or reward, got {learning!r}")
-    budget = _check_budget(deep_merge(BUDGET_DEFAULT, data.get("budget") or {}),
-                           field=f"{where}.budget")
+    budget = _check_budget(_merge_budget(BUDGET_DEFAULT, data.get("budget"),
+                                         field=f"{where}.budget"), field=f"{where}.budget")
     benchmarks = data.get("benchmarks")
     if not isinstance(benchmarks, list) or not benchmarks:
         raise ConfigError(f"{where}.benchmarks: must be a non-empty list")
     resolved, labels = [], set()
     for i, bench in enumerate(benchmarks):
         field = f"{where}.benchmarks[{i}]"
-        bench = check_keys(bench, {"name", "label", "args", "budget"}, field=field)
+        bench = check_keys(bench, {"name", "label", "args", "budget", "strategies", "targets"},
+                           field=field)
         if bench.get("name") not in BENCHMARKS:
             raise ConfigError(f"{field}.name: unknown benchmark {bench.get('name')!r}; choose "
                               f"from {', '.join(sorted(BENCHMARKS))}")
@@ -142,26 +164,86 @@ def load_suite(source: str | Path | dict, *, seeds=None) -> dict:
         args = bench.get("args") or {}
         if not isinstance(args, dict):
             raise ConfigError(f"{field}.args: must be a mapping")
-        bench_budget = _check_budget(deep_merge(budget, bench.get("budget") or {}),
-                                     field=f"{field}.budget")
-        resolved.append({"name": bench["name"], "label": label, "args": args,
-                         "budget": bench_budget})
-    strategies = data.get("strategies")
-    if not isinstance(strategies, list) or not strategies:
-        raise ConfigError(f"{where}.strategies: must be a non-empty list of preset names")
-    for i, strategy in enumerate(strategies):
         try:
-            load_preset(strategy)
-        except PresetError as err:
-            raise ConfigError(f"{where}.strategies[{i}]: {err}") from None
+            check_benchmark_args(bench["name"], args, field=f"{field}.args")
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+        bench_budget = _check_budget(_merge_budget(budget, bench.get("budget"),
+                                                   field=f"{field}.budget"),
+                                     field=f"{field}.budget")
+        own = bench.get("strategies")
+        targets = check_keys(bench.get("targets"), set(_labels(own)) if own else
+                             set(_labels(data.get("strategies"))), field=f"{field}.targets")
+        for key, value in targets.items():
+            number(value, field=f"{field}.targets.{key}", low=0.0, high=1.0)
+        resolved.append({"name": bench["name"], "label": label, "args": args,
+                         "budget": bench_budget, "targets": targets,
+                         "strategies": None if own is None else
+                         _strategies(own, field=f"{field}.strategies", learning=learning)})
+    suite_strategies = data.get("strategies")
+    if suite_strategies is None and all(b["strategies"] is not None for b in resolved):
+        suite_strategies = []
+    else:
+        suite_strategies = _strategies(suite_strategies, field=f"{where}.strategies",
+                                       learning=learning)
+    for bench in resolved:
+        if bench["strategies"] is None:
+            bench["strategies"] = suite_strategies
     return {"name": name, "description": data.get("description", ""), "seeds": seed_list,
-            "learning": learning, "benchmarks": resolved, "strategies": list(strategies),
-            "source": where}
+            "learning": learning, "benchmarks": resolved,
+            "strategies": [s["label"] for s in suite_strategies], "source": where}
+
+
+def _labels(entries) -> list[str]:
+    if not isinstance(entries, list):
+        return []
+    return [e if isinstance(e, str) else (e.get("label") or e.get("preset"))
+            for e in entries if isinstance(e, (str, dict))]
+
+
+def _strategies(entries, *, field: str, learning: str) -> list[dict]:
+    """Resolve a list of strategy entries to ``{"label", "preset"}`` (validated, unique)."""
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError(f"{field}: must be a non-empty list of preset names")
+    out, labels = [], set()
+    for i, entry in enumerate(entries):
+        where = f"{field}[{i}]"
+        if isinstance(entry, dict):
+            entry = check_keys(entry, {"preset", "label", "override"}, field=where)
+            base, override = entry.get("preset"), entry.get("override") or {}
+            if not isinstance(base, str) or not base:
+                raise ConfigError(f"{where}.preset: must be a preset name")
+            if not isinstance(override, dict):
+                raise ConfigError(f"{where}.override: must be a mapping")
+            label = entry.get("label") or base
+        elif isinstance(entry, str):
+            base, override, label = entry, {}, entry
+        else:
+            raise ConfigError(f"{where}: must be a preset name or a mapping with preset, label "
+                              f"and override, got {type(entry).__name__}")
+        if not isinstance(label, str):
+            raise ConfigError(f"{where}.label: must be a string")
+        if label in labels:
+            raise ConfigError(f"{where}: duplicate strategy {label!r}")
+        labels.add(label)
+        try:
+            preset = load_preset(base)
+            if override:
+                preset = load_preset(deep_merge(preset, override))
+                preset["name"] = label
+        except PresetError as err:
+            raise ConfigError(f"{where}: {err}") from None
+        if learning == "reward" and preset.get("baseline") is not None:
+            raise ConfigError(f"{where}: {label!r} is an Avalanche baseline, which learns "
+                              "supervised only; the suite has learning: reward")
+        out.append({"label": label, "preset": preset})
+    return out
 
 
 def suite_cells(suite: dict) -> list[SuiteCell]:
     """Every cell, benchmark-major, then strategy, then seed."""
     return [SuiteCell(suite=suite["name"], benchmark=b["label"], benchmark_name=b["name"],
-                      benchmark_args=b["args"], strategy=s, seed=seed,
-                      learning=suite["learning"], budget=b["budget"])
-            for b in suite["benchmarks"] for s in suite["strategies"] for seed in suite["seeds"]]
+                      benchmark_args=b["args"], strategy=s["label"], seed=seed,
+                      learning=suite["learning"], budget=b["budget"], preset=s["preset"],
+                      target=b.get("targets", {}).get(s["label"]))
+            for b in suite["benchmarks"] for s in b["strategies"] for seed in suite["seeds"]]

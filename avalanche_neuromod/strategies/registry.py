@@ -13,17 +13,19 @@ import torch
 
 from .presets import PresetError, load_preset
 
-BASELINES = ("Naive", "Cumulative", "EWC", "SynapticIntelligence", "LwF", "MAS", "GEM", "AGEM",
-             "Replay")
+BASELINES = ("Naive", "JointTraining", "Cumulative", "EWC", "SynapticIntelligence", "LwF",
+             "MAS", "GEM", "AGEM", "Replay")
 
 
 def _baseline_class(name: str):
     import avalanche.training as training
 
+    from . import baselines
+
     if name not in BASELINES:
         raise PresetError(f"baseline.class: unknown Avalanche strategy {name!r}; choose from "
                           f"{', '.join(BASELINES)}")
-    return getattr(training, name)
+    return getattr(baselines, name, None) or getattr(training, name)
 
 
 def build_strategy(
