@@ -73,6 +73,25 @@ def build_parser() -> argparse.ArgumentParser:
                             "or results.jsonl (leaderboard)")
     report.add_argument("results", help="path to results.json or results.jsonl")
     report.add_argument("--out", default=None, help="output folder (default: next to results)")
+    select = sub.add_parser("select", help="select a preset's hyper-parameters on a validation "
+                            "stream of a suite's benchmarks (never the test stream)")
+    select.add_argument("suite", help="suite YAML file, or the name of one in benchmarks/")
+    select.add_argument("--strategy", required=True, help="the preset to tune")
+    select.add_argument("--grid", required=True,
+                        help="YAML grid: dotted preset paths -> candidate values")
+    select.add_argument("--trials", type=int, default=8,
+                        help="candidates tried (drawn from the grid when it is larger)")
+    select.add_argument("--validation", type=float, default=0.1,
+                        help="fraction of each training experience held out (default 0.1)")
+    select.add_argument("--seeds", help="number of seeds, or a comma list of seeds")
+    select.add_argument("--workers", type=int, default=1, help="local worker processes (CPU)")
+    select.add_argument("--out", default=None,
+                        help="output folder (default reports/selection/<suite>-select-<preset>)")
+    select.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda[:N]")
+    select.add_argument("--data-root", default=None, help="local data root (MNIST/raw/...)")
+    select.add_argument("--write", action="store_true",
+                        help="write the winner into strategies/<preset>.yaml")
+    select.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser
 
 
@@ -136,6 +155,32 @@ def _leaderboard(args, argv) -> int:
     return 0
 
 
+def _select(args, argv) -> int:
+    from .casestudy import resolve_device
+    from .leaderboard.selection import run_selection
+
+    if args.workers < 1:
+        raise ConfigError(f"--workers: must be >= 1, got {args.workers}")
+    resolve_device(args.device)
+    if args.data_root is not None:
+        from .benchmarks.mnist import DATA_ENV, resolve_data_root
+
+        os.environ[DATA_ENV] = str(resolve_data_root(args.data_root))
+    command = " ".join(["avalanche-neuromod", *map(shlex.quote, argv)])
+    result = run_selection(args.suite, preset=args.strategy, grid=args.grid,
+                           trials=args.trials, validation=args.validation,
+                           seeds=_seeds(args.seeds) if args.seeds is not None else None,
+                           workers=args.workers, device=args.device, out_dir=args.out,
+                           write=args.write, command=command, progress=not args.no_progress)
+    for rank, row in enumerate(result["ranking"], start=1):
+        print(f"{rank:3d}. {row['label']}: validation accuracy {row['score']:.4f}")
+    print(f"best for {args.strategy}: {result['best']} "
+          f"(validation accuracy {result['score']:.4f})")
+    if result.get("written"):
+        print(f"written into {result['written']}")
+    return 0
+
+
 def _report(args) -> int:
     from .report import format_table, load_results, summarize, write_report
 
@@ -165,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command == "run":
             return _run(args, argv)
+        if args.command == "select":
+            return _select(args, argv)
         if args.command == "leaderboard":
             return _leaderboard(args, argv)
         return _report(args)

@@ -67,9 +67,17 @@ def validation_split(benchmark, *, fraction: float, seed: int):
         valid_exps.append(DatasetExperience(dataset=valid_data))
     train = with_task_labels(with_classes_timeline(make_stream(name="train", exps=train_exps)))
     test = with_task_labels(with_classes_timeline(make_stream(name="test", exps=valid_exps)))
-    scenario = CLScenario(streams=[train, test])
+    scenario = CLScenario(streams=[_listed(train), _listed(test)])
     scenario.validation = fraction
     return scenario
+
+
+def _listed(stream):
+    """Classes as sorted lists, as Avalanche's classic benchmarks give them (multi-head models
+    index their heads with them)."""
+    for experience in stream:
+        experience.classes_in_this_experience = sorted(experience.classes_in_this_experience)
+    return stream
 
 
 def sample_training(benchmark, *, n: int, seed: int):
@@ -91,7 +99,7 @@ def sample_training(benchmark, *, n: int, seed: int):
         sorted(torch.randperm(len(exp.dataset), generator=generator)[:n].tolist())))
         for exp in benchmark.train_stream]
     train = with_task_labels(with_classes_timeline(make_stream(name="train", exps=exps)))
-    return CLScenario(streams=[train, benchmark.test_stream])
+    return CLScenario(streams=[_listed(train), benchmark.test_stream])
 
 
 def _finish(benchmark, *, validation: float, seed: int, train_samples: int | None = None):

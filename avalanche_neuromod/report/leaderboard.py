@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import warnings
 from collections import defaultdict
@@ -18,6 +20,7 @@ from .casestudy import _forgetting_curves  # noqa: E402
 from .stats import mean_ci  # noqa: E402
 
 _PNG_META = {"Software": None}
+TOLERANCE = 0.03  # a reproduced reference counts when its mean is within this of the target
 
 
 def _safe(name: str) -> str:
@@ -43,17 +46,34 @@ def _mean_matrix(records: list[dict]) -> np.ndarray:
         return np.nanmean(stack, axis=0)
 
 
+def _setting(record: dict) -> str:
+    """A hash of a record's config without its seed: the cells that may be averaged together."""
+    config = {k: v for k, v in (record.get("config") or {}).items() if k != "seed"}
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
 def summarize_leaderboard(records: list[dict]) -> dict[str, list[dict]]:
-    """Per benchmark, one row per strategy (mean ± 95% CI over seeds), best final accuracy first."""
-    groups: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    """Per benchmark, one row per strategy (mean ± 95% CI over seeds), best final accuracy first.
+
+    Seeds are averaged only over cells of one config: if a suite was re-run into the same folder
+    with another budget or preset, each config gets its own row, labelled with its hash.
+    """
+    groups: dict[str, dict[tuple, list[dict]]] = defaultdict(lambda: defaultdict(list))
     for r in records:
-        groups[r["benchmark"]][r["strategy"]].append(r)
+        groups[r["benchmark"]][(r["strategy"], _setting(r))].append(r)
     out = {}
     for bench in sorted(groups):
         rows = []
-        for strategy, runs in groups[bench].items():
+        settings = defaultdict(set)
+        for strategy, setting in groups[bench]:
+            settings[strategy].add(setting)
+        for (strategy, setting), runs in groups[bench].items():
             runs = sorted(runs, key=lambda r: r["seed"])
-            row = {"strategy": strategy, "seeds": len(runs), "runs": runs}
+            label = strategy if len(settings[strategy]) == 1 else f"{strategy} [{setting}]"
+            targets = {r.get("target") for r in runs} - {None}
+            row = {"strategy": label, "seeds": len(runs), "runs": runs,
+                   "target": targets.pop() if len(targets) == 1 else None}
             for metric in ("final_accuracy", "forgetting", "bwt", "fwt", "wall_time"):
                 row[metric] = mean_ci([r.get(metric) for r in runs])
             rows.append(row)
@@ -129,14 +149,23 @@ def write_leaderboard(results: str | Path, out_dir: str | Path | None = None) ->
               "after the last experience; forgetting, BWT and FWT are Avalanche's stream "
               "metrics.", "", f"Code: {', '.join(commits)}.", ""]
     for bench, rows in summary.items():
+        has_target = any(row["target"] is not None for row in rows)
+        target_head = " target | within ±0.03 |" if has_target else ""
         lines += [f"## {bench}", "",
-                  "| rank | strategy | seeds | final accuracy | forgetting | BWT | FWT | "
-                  "time/run (s) |",
-                  "|---:|---|---:|---|---|---|---|---:|"]
+                  "| rank | strategy | seeds | final accuracy |" + target_head +
+                  " forgetting | BWT | FWT | time/run (s) |",
+                  "|---:|---|---:|---|" + ("---:|:-:|" if has_target else "") +
+                  "---|---|---|---:|"]
         for rank, row in enumerate(rows, start=1):
+            target = ""
+            if has_target:
+                t, mean = row["target"], row["final_accuracy"][0]
+                ok = "" if t is None or mean is None or not np.isfinite(mean) else \
+                    ("yes" if abs(mean - t) <= TOLERANCE + 1e-12 else "no")
+                target = f" {'' if t is None else f'{t:.2f}'} | {ok} |"
             lines.append(
                 f"| {rank} | {row['strategy']} | {row['seeds']} | "
-                f"{_fmt(*row['final_accuracy'])} | {_fmt(*row['forgetting'])} | "
+                f"{_fmt(*row['final_accuracy'])} |{target} {_fmt(*row['forgetting'])} | "
                 f"{_fmt(*row['bwt'])} | {_fmt(*row['fwt'])} | {row['wall_time'][0]:.1f} |")
         heat, curves = _heatmaps(bench, rows, out), _curves(bench, rows, out)
         lines += ["", f"![accuracy matrices]({heat.name})", "", f"![curves]({curves.name})", ""]

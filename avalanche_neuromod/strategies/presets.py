@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 MODULATORS = ("dopamine", "noradrenaline", "acetylcholine", "serotonin")
-PRESET_KEYS = {"name", "description", "modulators", "integration", "baseline"}
+PRESET_KEYS = {"name", "description", "modulators", "integration", "baseline", "selection"}
 
 
 class PresetError(ValueError):
