@@ -150,6 +150,11 @@ def _leaderboard(args, argv) -> int:
                         wandb_options=wandb_options, progress=not args.no_progress,
                         command=command)
     path = write_leaderboard(out / "results.jsonl")
+    if wandb_options is not None:
+        from .report.leaderboard import log_leaderboard_to_wandb
+
+        log_leaderboard_to_wandb(out / "results.jsonl", suite=suite["name"],
+                                 dir=wandb_options.get("dir"))
     print(f"{summary['ran']} cells run, {summary['skipped']} already finished; "
           f"leaderboard: {path}")
     return 0

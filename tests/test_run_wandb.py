@@ -86,3 +86,46 @@ def test_run_writes_offline_run_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyP
     run_dirs = list((tmp_path / "wb" / "wandb").glob("offline-run-*"))
     assert len(run_dirs) == 1
     assert list(run_dirs[0].glob("run-*.wandb"))
+
+
+def test_leaderboard_logs_one_run_per_cell_and_a_summary_table(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch):
+    runs: list[_FakeRun] = []
+
+    def fake_init(**kwargs):
+        run = _FakeRun(**kwargs)
+        run.summary = _Summary()
+        runs.append(run)
+        return run
+
+    monkeypatch.setattr(wandb, "init", fake_init)
+    suite = tmp_path / "tiny.yaml"
+    suite.write_text(
+        "name: tiny\nseeds: 2\n"
+        "budget: {model: {hidden: 16, layers: 1, activation: tanh}, "
+        "optimizer: {name: sgd, lr: 0.3}, train_mb_size: 8, eval_mb_size: 64}\n"
+        "benchmarks: [{name: gonogo, label: g, args: {cued: true, rules: [A, B], "
+        "trials_per_rule: 48, test_trials: 16}}]\nstrategies: [naive, full]\n")
+    rc = main(["leaderboard", str(suite), "--out", str(tmp_path / "out"), "--no-progress",
+               "--wandb"])
+    assert rc == 0
+    cells = [r for r in runs if r.init_kwargs["job_type"] != "summary"]
+    summary = [r for r in runs if r.init_kwargs["job_type"] == "summary"]
+    assert len(cells) == 4 and len(summary) == 1
+    assert {r.init_kwargs["group"] for r in runs} == {"tiny"}
+    assert sorted(r.init_kwargs["job_type"] for r in cells) == ["full", "full", "naive", "naive"]
+    for run in cells:
+        assert 0.0 <= run.summary["final_accuracy"] <= 1.0
+        assert "accuracy_matrix" in {k for payload in run.logged for k in payload}
+    tables = [p["leaderboard"] for p in summary[0].logged if "leaderboard" in p]
+    assert len(tables) == 1
+    table = tables[0]
+    assert table.columns[:3] == ["benchmark", "rank", "strategy"]
+    assert sorted(row[2] for row in table.data) == ["full", "naive"]
+    by_strategy = {row[2]: row for row in table.data}
+    means = {s: sum(r.summary["final_accuracy"] for r in cells
+                    if r.init_kwargs["job_type"] == s) / 2 for s in ("naive", "full")}
+    for strategy, mean in means.items():
+        assert by_strategy[strategy][4] == pytest.approx(mean, abs=1e-6)
+        assert summary[0].summary[f"g/{strategy}/final_accuracy"] == pytest.approx(mean,
+                                                                                  abs=1e-6)

@@ -379,6 +379,10 @@ class WandBLogger(BaseLogger, SupervisedPlugin):
         run = self.before_run()
         run.summary.update(sanitize_config(dict(summary)))
 
+    def log_table(self, name: str, columns: list[str], rows: list[list]):
+        """Log a ``wandb.Table`` (e.g. a suite's leaderboard) under ``name``."""
+        self._log({name: wandb.Table(columns=list(columns), data=[list(r) for r in rows])})
+
     def _log(self, payload: dict):
         if not payload:
             return

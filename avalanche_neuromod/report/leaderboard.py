@@ -172,3 +172,45 @@ def write_leaderboard(results: str | Path, out_dir: str | Path | None = None) ->
     path = out / "leaderboard.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+SUMMARY_COLUMNS = ["benchmark", "rank", "strategy", "seeds", "final_accuracy",
+                   "final_accuracy_ci95", "forgetting", "bwt", "fwt", "target", "wall_time"]
+
+
+def summary_rows(records: list[dict]) -> list[list]:
+    """The leaderboard as table rows (:data:`SUMMARY_COLUMNS`): means and 95% CI half-widths."""
+    def num(value):
+        return None if value is None or not np.isfinite(value) else round(float(value), 6)
+
+    rows = []
+    for bench, entries in summarize_leaderboard(records).items():
+        for rank, row in enumerate(entries, start=1):
+            rows.append([bench, rank, row["strategy"], row["seeds"],
+                         num(row["final_accuracy"][0]), num(row["final_accuracy"][1]),
+                         num(row["forgetting"][0]), num(row["bwt"][0]), num(row["fwt"][0]),
+                         row["target"], num(row["wall_time"][0])])
+    return rows
+
+
+def log_leaderboard_to_wandb(results: str | Path, *, suite: str, dir=None, logger=None) -> str:
+    """One W&B run per suite (group = suite, job type ``summary``) with the leaderboard table.
+
+    Its summary holds ``<benchmark>/<strategy>/final_accuracy`` (the mean over seeds), so a
+    W&B report can chart the suite beside the per-cell runs of the same group. Returns the
+    run id.
+    """
+    records = read_records(results)
+    if not records:
+        raise ValueError(f"{results}: no finished cells")
+    if logger is None:
+        from ..logging import WandBLogger
+
+        logger = WandBLogger(run_name=f"{suite}-leaderboard", group=suite, job_type="summary",
+                             dir=dir, config={"suite": suite, "cells": len(records)})
+    rows = summary_rows(records)
+    logger.log_table("leaderboard", SUMMARY_COLUMNS, rows)
+    logger.log_summary({f"{r[0]}/{r[2]}/final_accuracy": r[4] for r in rows})
+    run_id = logger.run_id
+    logger.close()
+    return run_id
