@@ -13,6 +13,7 @@ import inspect
 
 from .gonogo import GoNoGoConfig, gonogo_benchmark
 from .mnist import (
+    BACKENDS,
     DataRootError,
     permuted_mnist,
     resolve_data_root,
@@ -50,6 +51,9 @@ def check_benchmark_args(name: str, args: dict, *, field: str) -> dict:
         if key not in allowed:
             raise ValueError(f"{field}.{key}: unknown argument of benchmark {name!r}; allowed: "
                              f"{', '.join(allowed)}")
+    if "backend" in args and args["backend"] not in BACKENDS:
+        raise ValueError(f"{field}.backend: unknown backend {args['backend']!r}; choose from "
+                         f"{', '.join(BACKENDS)}")
     validation = args.get("validation", 0.0)
     if isinstance(validation, bool) or not isinstance(validation, (int, float)) or \
             not 0.0 <= validation < 1.0:
@@ -60,6 +64,18 @@ def check_benchmark_args(name: str, args: dict, *, field: str) -> dict:
         raise ValueError(f"{field}.n_experiences: must be a positive integer, got {n_exp!r}")
     if name == "split_mnist" and n_exp is not None and 10 % n_exp:
         raise ValueError(f"{field}.n_experiences: must divide the 10 classes, got {n_exp}")
+    for flag in ("cued", "return_task_id"):
+        if flag in args and not isinstance(args[flag], bool):
+            raise ValueError(f"{field}.{flag}: must be true or false, got {args[flag]!r}")
+    if name == "gonogo":  # values too, so a bad stream fails before any cell runs
+        stream = {k: tuple(v) if isinstance(v, list) else v for k, v in args.items()
+                  if k != "validation"}
+        try:
+            GoNoGoConfig(**stream).validate()
+        except ValueError as err:  # messages start with the field's name
+            raise ValueError(f"{field}.{err}") from None
+        except TypeError as err:
+            raise ValueError(f"{field}: a value of the wrong type ({err})") from None
     return args
 
 

@@ -35,6 +35,15 @@ def resolve_data_root(dataset_root: str | os.PathLike | None = None) -> Path | N
     return root
 
 
+BACKENDS = ("tensor", "avalanche")
+
+
+def _backend(name: str) -> str:
+    if name not in BACKENDS:
+        raise ValueError(f"backend: unknown backend {name!r}; choose from {', '.join(BACKENDS)}")
+    return name
+
+
 def _build(factory, **kwargs):
     try:
         return factory(**kwargs)
@@ -119,45 +128,69 @@ def split_mnist(
     seed: int = 0,
     fixed_class_order=None,
     validation: float = 0.0,
+    backend: str = "tensor",
     dataset_root=None,
 ):
     """Avalanche's ``SplitMNIST`` (class-IL, or task-IL with ``return_task_id=True``).
 
     ``validation > 0`` swaps the test stream for a validation split of the training data
-    (:func:`validation_split`).
+    (:func:`validation_split`). ``backend="tensor"`` (default) serves the same stream from
+    tensors (:mod:`.tensor_mnist`), ``"avalanche"`` from Avalanche's lazy datasets.
     """
     from avalanche.benchmarks.classic import SplitMNIST
 
-    bm = _build(SplitMNIST, n_experiences=n_experiences, return_task_id=return_task_id,
-                seed=seed, fixed_class_order=fixed_class_order,
-                dataset_root=resolve_data_root(dataset_root))
+    from .tensor_mnist import split_mnist_tensors
+
+    root = resolve_data_root(dataset_root)
+    if _backend(backend) == "tensor":
+        bm = _build(split_mnist_tensors, n_experiences=n_experiences,
+                    return_task_id=return_task_id, seed=seed,
+                    fixed_class_order=fixed_class_order, root=root)
+    else:
+        bm = _build(SplitMNIST, n_experiences=n_experiences, return_task_id=return_task_id,
+                    seed=seed, fixed_class_order=fixed_class_order, dataset_root=root)
     return _finish(bm, validation=validation, seed=seed)
 
 
 def permuted_mnist(*, n_experiences: int = 10, seed: int = 0, validation: float = 0.0,
-                   train_samples: int | None = None, dataset_root=None):
+                   train_samples: int | None = None, backend: str = "tensor",
+                   dataset_root=None):
     """Avalanche's ``PermutedMNIST`` with reproducible permutations (``seed`` fixed).
 
-    ``train_samples`` keeps the first samples of each training experience
-    (:func:`sample_training`, GEM's reduced setting).
+    ``train_samples`` keeps a seeded draw of that many samples of each training experience
+    (:func:`sample_training`, GEM's reduced setting). ``backend`` as in :func:`split_mnist`.
     """
     from avalanche.benchmarks.classic import PermutedMNIST
 
-    bm = _build(PermutedMNIST, n_experiences=n_experiences, seed=seed,
-                dataset_root=resolve_data_root(dataset_root))
+    from .tensor_mnist import permuted_mnist_tensors
+
+    root = resolve_data_root(dataset_root)
+    if _backend(backend) == "tensor":
+        bm = _build(permuted_mnist_tensors, n_experiences=n_experiences, seed=seed, root=root)
+    else:
+        bm = _build(PermutedMNIST, n_experiences=n_experiences, seed=seed, dataset_root=root)
     return _finish(bm, validation=validation, seed=seed, train_samples=train_samples)
 
 
 def rotated_mnist(*, n_experiences: int = 5, seed: int = 0, rotations_list=None,
-                  validation: float = 0.0, dataset_root=None):
+                  validation: float = 0.0, backend: str = "tensor", dataset_root=None):
     """Avalanche's ``RotatedMNIST``: one rotation of every digit per experience (domain-IL).
 
     Angles are drawn from ``seed`` unless ``rotations_list`` gives them (degrees, one per
-    experience).
+    experience). ``backend`` as in :func:`split_mnist` (the images are the same; Avalanche's
+    lazy rotation also draws from torch's generator at every read, so the two backends shuffle
+    differently).
     """
     from avalanche.benchmarks.classic import RotatedMNIST
 
-    bm = _build(RotatedMNIST, n_experiences=n_experiences, seed=seed,
-                rotations_list=list(rotations_list) if rotations_list is not None else None,
-                dataset_root=resolve_data_root(dataset_root))
+    from .tensor_mnist import rotated_mnist_tensors
+
+    root = resolve_data_root(dataset_root)
+    angles = list(rotations_list) if rotations_list is not None else None
+    if _backend(backend) == "tensor":
+        bm = _build(rotated_mnist_tensors, n_experiences=n_experiences, seed=seed,
+                    rotations_list=angles, root=root)
+    else:
+        bm = _build(RotatedMNIST, n_experiences=n_experiences, seed=seed, rotations_list=angles,
+                    dataset_root=root)
     return _finish(bm, validation=validation, seed=seed)

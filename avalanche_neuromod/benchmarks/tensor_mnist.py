@@ -1,0 +1,129 @@
+"""MNIST benchmarks held as tensors: Avalanche's streams, without per-sample transforms.
+
+Avalanche's classic MNIST benchmarks apply their transforms (pixel permutation, rotation,
+normalisation) to every sample each time it is read; on a CPU that costs ~85 µs per sample,
+3-7x the cost of training a 2x400 MLP on it, and a leaderboard reads the test stream after
+every experience. Here each experience is computed once, as one tensor operation over the
+whole set, and served from a tensor dataset (~12 µs per sample).
+
+The streams are Avalanche's: the experiences, their classes, task labels, permutations
+(``numpy.random.RandomState(seed).permutation(784)`` per experience), rotation angles
+(``RandomState(seed).randint(-180, 181)``, torchvision's nearest-neighbour rotation, fill 0),
+normalisation ((x / 255 - 0.1307) / 0.3081, after the permutation or rotation) and even the
+order of samples inside an experience (grouped by class as Avalanche groups them, then
+MNIST's order) are taken from, or
+checked against, ``avalanche.benchmarks.classic`` (tests/test_tensor_mnist.py compares them
+sample by sample). Pass ``backend="avalanche"`` to a benchmark to use Avalanche's lazy
+datasets instead.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import torch
+from avalanche.benchmarks.scenarios.dataset_scenario import benchmark_from_datasets
+from avalanche.benchmarks.scenarios.supervised import with_classes_timeline
+from avalanche.benchmarks.utils.classification_dataset import (
+    _make_taskaware_tensor_classification_dataset as make_tensor_dataset,
+)
+
+MEAN, STD = 0.1307, 0.3081
+
+
+@lru_cache(maxsize=2)
+def mnist_tensors(root: str | None) -> tuple[torch.Tensor, ...]:
+    """``(x_train, y_train, x_test, y_test)``: uint8 images (N, 28, 28) and int64 labels."""
+    from avalanche.benchmarks.datasets.external_datasets.mnist import get_mnist_dataset
+
+    train, test = get_mnist_dataset(root)  # downloads into Avalanche's folder when root is None
+    return (train.data.clone(), train.targets.clone().long(), test.data.clone(),
+            test.targets.clone().long())
+
+
+def _scaled(images: torch.Tensor) -> torch.Tensor:
+    return images.float().unsqueeze(1) / 255.0  # (N, 1, 28, 28) in [0, 1], as TensorMNIST
+
+
+def _normalized(x: torch.Tensor) -> torch.Tensor:
+    return (x - MEAN) / STD
+
+
+def _by_class(labels: torch.Tensor, classes) -> torch.Tensor:
+    """Indices of ``classes``' samples, grouped by class in the order Avalanche groups them
+    (the iteration order of a Python set of the class ids), then in the data set's order."""
+    return torch.cat([(labels == c).nonzero().flatten() for c in set(classes)])
+
+
+def _scenario(train: list, test: list):
+    scenario = with_classes_timeline(benchmark_from_datasets(train=train, test=test))
+    for stream in (scenario.train_stream, scenario.test_stream):
+        for experience in stream:  # Avalanche's heads index with these: a list, not a set
+            experience.classes_in_this_experience = sorted(experience.classes_in_this_experience)
+    return scenario
+
+
+def split_mnist_tensors(*, n_experiences: int, return_task_id: bool, seed: int,
+                        fixed_class_order, root) -> object:
+    """SplitMNIST with Avalanche's class order for ``seed`` (or ``fixed_class_order``)."""
+    x_train, y_train, x_test, y_test = mnist_tensors(None if root is None else str(root))
+    if fixed_class_order is not None:
+        order = [int(c) for c in fixed_class_order]
+    else:  # nc_benchmark's draw: torch.randperm under torch.random.manual_seed(seed)
+        order = _avalanche_class_order(n_experiences, seed)
+    per = len(order) // n_experiences
+    train, test = [], []
+    for i in range(n_experiences):
+        classes = order[i * per:(i + 1) * per]
+        task = i if return_task_id else 0
+        for x, y, out in ((x_train, y_train, train), (x_test, y_test, test)):
+            idx = _by_class(y, classes)
+            out.append(make_tensor_dataset(_normalized(_scaled(x[idx])), y[idx],
+                                           task_labels=task))
+    scenario = _scenario(train, test)
+    scenario.classes_order = order
+    return scenario
+
+
+def _avalanche_class_order(n_experiences: int, seed: int) -> list[int]:
+    """The class order of Avalanche's ``SplitMNIST(seed=seed)``: ``nc_benchmark`` seeds torch's
+    global generator with ``seed`` and draws ``randperm(10)``. The reseeding is a side effect
+    that Avalanche has and that is kept here, so that a model built after the benchmark starts
+    from the same weights with either backend."""
+    torch.random.manual_seed(seed)
+    return torch.as_tensor(list(range(10)))[torch.randperm(10)].tolist()
+
+
+def permuted_mnist_tensors(*, n_experiences: int, seed: int, root) -> object:
+    """PermutedMNIST: experience ``i`` permutes the pixels with the ``i``-th draw of ``seed``."""
+    x_train, y_train, x_test, y_test = mnist_tensors(None if root is None else str(root))
+    rng = np.random.RandomState(seed)
+    train, test = [], []
+    for _ in range(n_experiences):
+        perm = torch.from_numpy(rng.permutation(784)).long()
+        for x, y, out in ((x_train, y_train, train), (x_test, y_test, test)):
+            idx = _by_class(y, range(10))
+            flat = _scaled(x[idx]).reshape(len(idx), 784)[:, perm]
+            out.append(make_tensor_dataset(_normalized(flat.reshape(-1, 1, 28, 28)), y[idx],
+                                           task_labels=0))
+    return _scenario(train, test)
+
+
+def rotated_mnist_tensors(*, n_experiences: int, seed: int, rotations_list, root) -> object:
+    """RotatedMNIST: experience ``i`` rotates every digit by the ``i``-th angle."""
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms.functional import rotate
+
+    x_train, y_train, x_test, y_test = mnist_tensors(None if root is None else str(root))
+    rng = np.random.RandomState(seed)
+    train, test = [], []
+    for i in range(n_experiences):
+        angle = float(rotations_list[i]) if rotations_list is not None else \
+            float(rng.randint(-180, 181))
+        for x, y, out in ((x_train, y_train, train), (x_test, y_test, test)):
+            idx = _by_class(y, range(10))
+            rotated = rotate(_scaled(x[idx]), angle, interpolation=InterpolationMode.NEAREST,
+                             fill=0.0)
+            out.append(make_tensor_dataset(_normalized(rotated), y[idx], task_labels=0))
+    return _scenario(train, test)
