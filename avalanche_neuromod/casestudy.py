@@ -102,9 +102,13 @@ def validate_config(config: Any, *, source: str = "config") -> dict:
         positive_int(seeds, field=f"{source}.seeds")
     for i, name in enumerate(string_list(cfg["presets"], field=f"{source}.presets")):
         try:
-            load_preset(name)
+            preset = load_preset(name)
         except PresetError as err:
             raise ConfigError(f"{source}.presets[{i}]: {err}") from None
+        try:
+            build_plugins(preset)  # its parameters too, before anything runs
+        except PresetError as err:
+            raise ConfigError(f"{source}.presets[{i}]: preset {name}: {err}") from None
     string_list(cfg["learning"], field=f"{source}.learning", choices=LEARNING_MODES)
     base_stream = check_keys(cfg["stream"], STREAM_KEYS, field=f"{source}.stream")
     if not isinstance(cfg["settings"], list):

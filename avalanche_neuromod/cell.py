@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 import torch
-from avalanche.training.determinism.rng_manager import RNGManager
 from torch import nn
 
 from .benchmarks.gonogo import gonogo_benchmark
+from .determinism import deterministic
 from .evaluation import continual_evaluator
 from .metrics import ActionEntropy, TrialsToCriterion
 from .plugins import modulator_signal_metrics
@@ -36,9 +36,13 @@ def _stream_kwargs(stream: dict) -> dict:
 
 def train_gonogo_cell(cell, *, device: torch.device, wandb_options: dict | None = None) -> dict:
     """Train ``cell`` (see :class:`avalanche_neuromod.casestudy.Cell`), return its record."""
+    with deterministic(cell.seed):  # seeds every generator; deterministic algorithms
+        return _train_gonogo_cell(cell, device=device, wandb_options=wandb_options)
+
+
+def _train_gonogo_cell(cell, *, device: torch.device, wandb_options: dict | None) -> dict:
     cfg = cell.config
     start = time.perf_counter()
-    RNGManager.set_random_seeds(cell.seed)
     bm = gonogo_benchmark(**_stream_kwargs(cell.stream), cued=cell.cued, seed=cell.seed)
     model = mlp(bm.input_size, cfg["model"]["hidden"], bm.n_classes,
                 activation=cfg["model"]["activation"])

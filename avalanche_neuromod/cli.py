@@ -1,7 +1,10 @@
 """Command line: ``avalanche-neuromod run`` (the case study) and ``avalanche-neuromod report``.
 
-Bad input (names, numbers, config files, missing data, a GPU that is not there) ends with one line
-on stderr naming the field, and exit code 2; nothing already written is touched.
+Bad input (names, numbers, config files, missing data, a GPU that is not there, an unusable
+checkpoint) ends with one line on stderr naming the field, and exit code 2; nothing already written
+is touched. ``train`` runs one cell checkpointed after every experience (``--resume`` continues a
+killed run); a run stopped by too many non-finite updates in a row ends with one line and exit
+code 3 (see docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -13,10 +16,13 @@ import sys
 from pathlib import Path
 
 from .benchmarks.mnist import DataRootError
+from .checkpoint import CheckpointError
 from .config import ConfigError, load_yaml
+from .plugins.guard import NumericalFaultError
 from .strategies.presets import PresetError
 
 EXIT_BAD_INPUT = 2
+EXIT_NUMERICAL_FAULT = 3
 
 
 class _Parser(argparse.ArgumentParser):
@@ -69,6 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--wandb", action="store_true", help="one W&B run per cell")
     board.add_argument("--wandb-dir", default=None, help="W&B run directory")
     board.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    board.add_argument("--engine", choices=("local", "ray"), default="local",
+                       help="local: worker processes on this machine; ray: one Ray task per cell "
+                            "(pip install 'avalanche-neuromod[ray]'; docs/scaling.md)")
+    board.add_argument("--ray-address", default=None,
+                       help="Ray cluster to join: host:port, or auto (RAY_ADDRESS or the latest "
+                            "`ray start` here); default: start a local Ray for the run")
+    board.add_argument("--cpus-per-cell", default=None, help="Ray CPUs per cell (default 1)")
+    board.add_argument("--gpus-per-cell", default=None,
+                       help="Ray GPUs per cell (default 0); a fraction such as 0.25 packs "
+                            "several cells onto one GPU")
+    board.add_argument("--max-retries", default=None,
+                       help="Ray retries of a cell after a lost worker or an error (default 3)")
     report = sub.add_parser("report", help="rebuild a report from results.json (case study) "
                             "or results.jsonl (leaderboard)")
     report.add_argument("results", help="path to results.json or results.jsonl")
@@ -92,6 +110,21 @@ def build_parser() -> argparse.ArgumentParser:
     select.add_argument("--write", action="store_true",
                         help="write the winner into strategies/<preset>.yaml")
     select.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    train = sub.add_parser("train", help="run one cell of a suite, checkpointed after every "
+                           "experience (--resume continues a killed run)")
+    train.add_argument("suite", help="suite YAML file, or the name of one in benchmarks/")
+    train.add_argument("--benchmark", required=True, help="benchmark label in the suite")
+    train.add_argument("--strategy", required=True, help="strategy label in the suite")
+    train.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    train.add_argument("--out", default=None,
+                       help="output folder (default reports/train/<suite>-<benchmark>-"
+                            "<strategy>-s<seed>)")
+    train.add_argument("--resume", action="store_true",
+                       help="continue from the last checkpoint in --out")
+    train.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda[:N]")
+    train.add_argument("--data-root", default=None, help="local data root (MNIST/raw/...)")
+    train.add_argument("--wandb", action="store_true", help="log the run to Weights & Biases")
+    train.add_argument("--wandb-dir", default=None, help="W&B run directory")
     return parser
 
 
@@ -134,21 +167,38 @@ def _leaderboard(args, argv) -> int:
 
     if args.workers < 1:
         raise ConfigError(f"--workers: must be >= 1, got {args.workers}")
+    engine_options = _engine_options(args)
     seeds = _seeds(args.seeds) if args.seeds is not None else None
     suite = load_suite(args.suite, seeds=seeds)
     out = Path(args.out) if args.out else Path("reports") / "leaderboard" / suite["name"]
     from .casestudy import resolve_device
 
-    resolve_device(args.device)  # a GPU asked for but absent fails before anything runs
+    if args.engine == "local":
+        resolve_device(args.device)  # a GPU asked for but absent fails before anything runs
+    else:  # with Ray the GPU is the task's, on whichever node runs it
+        from .leaderboard.ray_engine import task_device
+
+        task_device(args.device, engine_options["gpus_per_cell"])
     if args.data_root is not None:
         from .benchmarks.mnist import DATA_ENV, resolve_data_root
 
         os.environ[DATA_ENV] = str(resolve_data_root(args.data_root))
+    if args.engine == "local":
+        _check_data_roots(suite)  # a data root without the data fails before any cell runs
     command = " ".join(["avalanche-neuromod", *map(shlex.quote, argv)])
     wandb_options = {"dir": args.wandb_dir, "group": suite["name"]} if args.wandb else None
+    if wandb_options is not None and args.engine == "ray" and args.wandb_dir:
+        wandb_options["dir"] = str(Path(args.wandb_dir).absolute())  # tasks run elsewhere
     summary = run_suite(suite, out_dir=out, workers=args.workers, device=args.device,
                         wandb_options=wandb_options, progress=not args.no_progress,
-                        command=command)
+                        command=command, engine=args.engine, engine_options=engine_options)
+    failed = summary.get("failed") or []
+    if failed:
+        print(f"avalanche-neuromod: {len(failed)} cell(s) failed after their retries (listed "
+              f"above); the others are saved in {out / 'results.jsonl'}; run the same command "
+              "again to retry only the missing cells", file=sys.stderr)
+        if not (out / "results.jsonl").is_file():
+            return 1
     path = write_leaderboard(out / "results.jsonl")
     if wandb_options is not None:
         from .report.leaderboard import log_leaderboard_to_wandb
@@ -157,7 +207,40 @@ def _leaderboard(args, argv) -> int:
                                  dir=wandb_options.get("dir"))
     print(f"{summary['ran']} cells run, {summary['skipped']} already finished; "
           f"leaderboard: {path}")
-    return 0
+    return 1 if failed else 0
+
+
+def _flag_number(text: str | None, flag: str, default, kind=float):
+    if text is None:
+        return default
+    try:
+        return kind(text)
+    except ValueError:
+        what = "an integer" if kind is int else "a number"
+        raise ConfigError(f"{flag}: must be {what}, got {text!r}") from None
+
+
+def _engine_options(args) -> dict | None:
+    """The Ray engine's options, checked before anything runs (None for the local engine)."""
+    flags = {"--ray-address": args.ray_address, "--cpus-per-cell": args.cpus_per_cell,
+             "--gpus-per-cell": args.gpus_per_cell, "--max-retries": args.max_retries}
+    if args.engine == "local":
+        for flag, value in flags.items():
+            if value is not None:
+                raise ConfigError(f"{flag}: only with --engine ray")
+        return None
+    if args.workers != 1:
+        raise ConfigError("--workers: local engine only; with --engine ray the cluster's CPUs "
+                          "are used (see --cpus-per-cell)")
+    from .leaderboard.ray_engine import check_options, require_ray
+
+    options = check_options(
+        address=args.ray_address,
+        cpus_per_cell=_flag_number(args.cpus_per_cell, "--cpus-per-cell", 1.0),
+        gpus_per_cell=_flag_number(args.gpus_per_cell, "--gpus-per-cell", 0.0),
+        max_retries=_flag_number(args.max_retries, "--max-retries", 3, int))
+    require_ray()  # one line with the install command when Ray is missing
+    return options
 
 
 def _select(args, argv) -> int:
@@ -183,6 +266,95 @@ def _select(args, argv) -> int:
           f"(validation accuracy {result['score']:.4f})")
     if result.get("written"):
         print(f"written into {result['written']}")
+    return 0
+
+
+def _check_data_roots(suite: dict) -> None:
+    """A configured data root without the data fails before any cell runs (not mid-suite)."""
+    from .benchmarks.mnist import resolve_data_root
+
+    if any(b["name"] != "gonogo" for b in suite["benchmarks"]):
+        resolve_data_root(None)  # $AVALANCHE_NEUROMOD_DATA, when set, must hold MNIST
+
+
+def _train(args, argv) -> int:
+    import json
+    import warnings
+
+    from .casestudy import resolve_device
+    from .leaderboard import load_suite, suite_cells
+    from .leaderboard.runner import checkpoint_path, run_suite_cell
+    from .parallel import run_cells
+
+    if args.seed < 0:
+        raise ConfigError(f"--seed: must be an integer >= 0, got {args.seed}")
+    suite = load_suite(args.suite, seeds=[args.seed])
+    cells = suite_cells(suite)
+    labels = list(dict.fromkeys(c.benchmark for c in cells))
+    if args.benchmark not in labels:
+        raise ConfigError(f"--benchmark: no benchmark {args.benchmark!r} in {suite['source']}; "
+                          f"choose from {', '.join(labels)}")
+    cells = [c for c in cells if c.benchmark == args.benchmark]
+    strategies = [c.strategy for c in cells]
+    if args.strategy not in strategies:
+        raise ConfigError(f"--strategy: no strategy {args.strategy!r} for benchmark "
+                          f"{args.benchmark!r} in {suite['source']}; choose from "
+                          f"{', '.join(strategies)}")
+    cell = next(c for c in cells if c.strategy == args.strategy)
+    device = resolve_device(args.device)  # a GPU asked for but absent fails here
+    if args.data_root is not None:
+        from .benchmarks.mnist import DATA_ENV, resolve_data_root
+
+        os.environ[DATA_ENV] = str(resolve_data_root(args.data_root))
+    _check_data_roots(suite)
+    out = Path(args.out) if args.out else Path("reports") / "train" / \
+        f"{suite['name']}-{cell.benchmark}-{cell.strategy}-s{cell.seed}"
+    record_path, ckpt_dir = out / "record.json", out / "checkpoints"
+    checkpoint = checkpoint_path(ckpt_dir, cell)
+    if record_path.is_file():
+        try:
+            done = json.loads(record_path.read_text())
+        except (OSError, ValueError):
+            done = None
+        if not isinstance(done, dict) or done.get("key") != cell.key:
+            raise ConfigError(f"--out: {record_path} holds another run; choose another --out")
+        if not args.resume:
+            raise ConfigError(f"--out: {record_path} already holds this run; pass --resume to "
+                              "keep it, or choose another --out")
+        print(f"already finished: {record_path}")
+        return 0
+    if checkpoint.is_file() and not args.resume:
+        raise ConfigError(f"--out: {checkpoint} holds a started run; pass --resume to continue "
+                          "it, or choose another --out")
+    if args.resume and not checkpoint.is_file():
+        print(f"avalanche-neuromod: note: no checkpoint of this run in {ckpt_dir}; starting "
+              "from the first experience", file=sys.stderr)
+    command = " ".join(["avalanche-neuromod", *map(shlex.quote, argv)])
+    wandb_options = {"dir": args.wandb_dir, "group": suite["name"]} if args.wandb else None
+
+    def one_line(message, category, *rest, **kwargs):
+        if not issubclass(category, (DeprecationWarning, PendingDeprecationWarning)):
+            print(f"avalanche-neuromod: warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = one_line
+        [record] = run_cells(run_suite_cell, [cell], workers=1, device=device, desc="train",
+                             progress=False,
+                             kwargs=dict(device=str(device), wandb_options=wandb_options,
+                                         command=command, checkpoint_dir=ckpt_dir,
+                                         resume=args.resume))
+    tmp = record_path.with_name(f".{record_path.name}.tmp")
+    out.mkdir(parents=True, exist_ok=True)
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(record, sort_keys=True, indent=1) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, record_path)
+    fwt = "n/a" if record["fwt"] is None else f"{record['fwt']:.4f}"
+    print(f"{cell.benchmark} / {cell.strategy} / seed {cell.seed}: final accuracy "
+          f"{record['final_accuracy']:.4f}, forgetting {record['forgetting']}, fwt {fwt}; "
+          f"record: {record_path}" + (f", checkpoint: {checkpoint}" if checkpoint.is_file()
+                                        else ""))
     return 0
 
 
@@ -219,10 +391,15 @@ def main(argv: list[str] | None = None) -> int:
             return _select(args, argv)
         if args.command == "leaderboard":
             return _leaderboard(args, argv)
+        if args.command == "train":
+            return _train(args, argv)
         return _report(args)
-    except (ConfigError, PresetError, DataRootError) as err:
+    except (ConfigError, PresetError, DataRootError, CheckpointError) as err:
         print(f"avalanche-neuromod: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except NumericalFaultError as err:
+        print(f"avalanche-neuromod: error: {err}", file=sys.stderr)
+        return EXIT_NUMERICAL_FAULT
     except KeyboardInterrupt:
         print("avalanche-neuromod: interrupted", file=sys.stderr)
         return 130

@@ -96,7 +96,7 @@ CASES = [
     pytest.param(["run", "--config", "{cfg}"],
                  _config("modulators: {dopamine: {tonic_rate: 5}}\n"),
                  "modulators.dopamine.tonic_rate", id="bad-modulator-parameter"),
-    pytest.param(["train"], None, "train", id="unknown-subcommand"),
+    pytest.param(["fly"], None, "fly", id="unknown-subcommand"),
     pytest.param([], None, "arguments", id="no-subcommand"),
     pytest.param(["run", "--bogus"], None, "--bogus", id="unknown-option"),
     pytest.param(["report", "{tmp}/nothing/results.json"], None, "results",

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from avalanche.benchmarks.scenarios.dataset_scenario import benchmark_from_datasets
 from avalanche.benchmarks.scenarios.supervised import with_classes_timeline
+from avalanche.benchmarks.scenarios.task_aware import with_task_labels
 from avalanche.benchmarks.utils.classification_dataset import (
     _make_taskaware_tensor_classification_dataset as make_tensor_dataset,
 )
@@ -57,7 +58,8 @@ def _by_class(labels: torch.Tensor, classes) -> torch.Tensor:
 
 
 def _scenario(train: list, test: list):
-    scenario = with_classes_timeline(benchmark_from_datasets(train=train, test=test))
+    scenario = with_task_labels(with_classes_timeline(benchmark_from_datasets(train=train,
+                                                                              test=test)))
     for stream in (scenario.train_stream, scenario.test_stream):
         for experience in stream:  # Avalanche's heads index with these: a list, not a set
             experience.classes_in_this_experience = sorted(experience.classes_in_this_experience)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import time
+import warnings
 from pathlib import Path
 
 import torch
 
 from ..casestudy import git_commit, resolve_device, versions
+from ..config import ConfigError
 from .spec import SuiteCell, suite_cells
 from .store import append_record, finished_keys
 
@@ -70,18 +73,61 @@ def _stream_metric(results: dict, prefix: str) -> float | None:
     return None
 
 
-def run_suite_cell(cell: SuiteCell, *, device: str = "cpu",
-                   wandb_options: dict | None = None, command: str | None = None) -> dict:
-    """Train one cell, evaluating the whole test stream after each experience."""
-    from avalanche.training.determinism.rng_manager import RNGManager
+def checkpoint_path(checkpoint_dir: str | Path, cell: SuiteCell) -> Path:
+    """Where ``cell``'s checkpoint lives: ``<dir>/<benchmark>-<strategy>-s<seed>-<hash>.pt``."""
+    stem = re.sub(r"[^A-Za-z0-9_.+-]+", "_", f"{cell.benchmark}-{cell.strategy}-s{cell.seed}")
+    return Path(checkpoint_dir) / f"{stem}-{cell.config_hash}.pt"
 
+
+def _numbers(results: dict) -> dict[str, float]:
+    """The scalar metric values of an eval, as floats (what a record is made of)."""
+    out = {}
+    for name, value in results.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[name] = float(value)
+        elif isinstance(value, torch.Tensor) and value.numel() == 1:
+            out[name] = float(value)
+    return out
+
+
+def run_suite_cell(cell: SuiteCell, *, device: str = "cpu",
+                   wandb_options: dict | None = None, command: str | None = None,
+                   checkpoint_dir: str | Path | None = None,
+                   resume: bool | str = False) -> dict:
+    """Train one cell, evaluating the whole test stream after each experience.
+
+    With ``checkpoint_dir`` the run is saved after every experience
+    (:func:`checkpoint_path`, see :mod:`avalanche_neuromod.checkpoint`); ``resume=True``
+    continues from that checkpoint when there is one (an unusable one raises
+    :class:`~avalanche_neuromod.checkpoint.CheckpointError`), ``resume="auto"`` restarts the cell
+    instead, with a warning. The record of a resumed run equals the uninterrupted one (on CPU,
+    bit for bit) except ``wall_time``. A strategy that cannot resume mid-stream
+    (:func:`~avalanche_neuromod.checkpoint.resume_blocker`) writes no checkpoint and restarts.
+    """
+    from ..determinism import deterministic
+
+    with deterministic(cell.seed):
+        return _run_cell(cell, device=device, wandb_options=wandb_options, command=command,
+                         checkpoint_dir=checkpoint_dir, resume=resume)
+
+
+def _run_cell(cell: SuiteCell, *, device, wandb_options, command, checkpoint_dir,
+              resume) -> dict:
+    from ..checkpoint import (
+        CheckpointError,
+        load_checkpoint,
+        restore,
+        restore_rng,
+        resume_blocker,
+        save_checkpoint,
+    )
     from ..evaluation import continual_evaluator
     from ..models import build_model
     from ..plugins import modulator_signal_metrics
+    from ..plugins.guard import GuardMetric, NumericalGuardPlugin, install_guard
     from ..strategies.registry import build_strategy
 
     start = time.perf_counter()
-    RNGManager.set_random_seeds(cell.seed)
     bm = _benchmark(cell)
     multihead = bool(cell.benchmark_args.get("return_task_id", False))
     budget = cell.budget
@@ -96,58 +142,154 @@ def run_suite_cell(cell: SuiteCell, *, device: str = "cpu",
             run_name=f"{cell.benchmark}-{cell.strategy}-s{cell.seed}",
             group=wandb_options.get("group") or cell.suite, job_type=cell.strategy,
             dir=wandb_options.get("dir"), config=cell.config))
-    evaluator = continual_evaluator(*modulator_signal_metrics(every=10), loggers=loggers)
+    evaluator = continual_evaluator(*modulator_signal_metrics(every=10), GuardMetric(),
+                                    loggers=loggers)
     strategy = build_strategy(
         cell.preset, model=model, optimizer=optimizer, learning=cell.learning,
         train_mb_size=budget["train_mb_size"], train_epochs=budget["epochs"],
         eval_mb_size=budget["eval_mb_size"], device=device, evaluator=evaluator, eval_every=0)
+    path = Path(checkpoint_path(checkpoint_dir, cell)) if checkpoint_dir is not None else None
     n_exp = len(bm.train_stream)
-    matrix, last = [], {}
-    if is_joint(cell.preset):  # the upper bound: one model trained on the whole stream at once
-        strategy.train(bm.train_stream)
-        last = strategy.eval(bm.test_stream)
-        matrix.append(_row(last, n_exp))
-    for experience in ([] if is_joint(cell.preset) else bm.train_stream):
-        strategy.train(experience, eval_streams=[bm.test_stream])
-        last = strategy.eval(bm.test_stream)
-        matrix.append(_row(last, n_exp))
-    record = {
-        "key": cell.key, "suite": cell.suite, "benchmark": cell.benchmark,
-        "scenario": cell.benchmark_name, "strategy": cell.strategy, "seed": cell.seed,
-        "config": cell.config, "config_hash": cell.config_hash,
-        "final_accuracy": _stream_metric(last, "Top1_Acc_Stream"),
-        "accuracy_matrix": matrix,
-        "forgetting": _stream_metric(last, "StreamForgetting"),
-        "bwt": _stream_metric(last, "StreamBWT"),
-        "fwt": _stream_metric(last, "StreamForwardTransfer"),
-        "wall_time": round(time.perf_counter() - start, 3), "device": str(device),
-        "target": cell.target,
-        "eval_stream": "validation" if cell.benchmark_args.get("validation") else "test",
-        "versions": versions(), "git_commit": git_commit(), "command": command,
-    }
-    if is_joint(cell.preset):  # one training phase: no forgetting or transfer to speak of
-        record.update(forgetting=None, bwt=None, fwt=None)
-    for logger in loggers:
-        logger.log_summary({k: record[k] for k in ("final_accuracy", "forgetting", "bwt", "fwt",
-                                                   "wall_time")})
-        logger.close()
+    matrix: list = []
+    last: dict = {}
+    done, elapsed = 0, 0.0
+
+    def on_fault(strategy, message: str):
+        if path is None:
+            return None
+        fault = path.with_name(f"{path.stem}-fault.pt")
+        save_checkpoint(fault, strategy=strategy, experience_index=done - 1, matrix=matrix,
+                        extra={"key": cell.key, "fault": message}, strict=False,
+                        resumable=False)
+        return fault
+
+    install_guard(strategy, NumericalGuardPlugin(on_fault=on_fault))
+    blocker = resume_blocker(strategy)
+    if path is not None and blocker is not None:
+        warnings.warn(f"{cell.strategy} is not checkpointed mid-stream ({blocker}): an "
+                      "interrupted run restarts from its first experience", stacklevel=2)
+    if resume and path is not None and path.is_file():
+        state = None
+        try:
+            if blocker is not None:
+                raise CheckpointError(f"checkpoint: {cell.strategy} cannot resume mid-stream "
+                                      f"({blocker})")
+            state = load_checkpoint(path)
+            if state["extra"].get("key") != cell.key or not state.get("resumable"):
+                raise CheckpointError(f"checkpoint: {path} belongs to another run")
+        except CheckpointError as err:
+            if resume != "auto" and blocker is None:
+                raise
+            warnings.warn(f"{err}; restarting {cell.key} from its first experience",
+                          stacklevel=2)
+            state = None
+        if state is not None:
+            done = int(state["experience"]) + 1
+            restore(strategy, state, train_stream=bm.train_stream, test_stream=bm.test_stream,
+                    experiences=done)
+            matrix = [list(row) for row in state["matrix"]]
+            last = dict(state["extra"].get("last") or {})
+            elapsed = float(state["extra"].get("elapsed", 0.0))
+            restore_rng(state)  # last: building the run above drew random numbers
+    try:
+        if is_joint(cell.preset):  # the upper bound: one model trained on the whole stream
+            strategy.train(bm.train_stream)
+            last = strategy.eval(bm.test_stream)
+            matrix.append(_row(last, n_exp))
+        experiences = [] if is_joint(cell.preset) else list(bm.train_stream)
+        for index in range(done, len(experiences)):
+            # eval_every=0 already evaluated the test stream after this experience; the
+            # explicit eval is kept because each DataLoader draws from torch's generator, so
+            # dropping it would change every later shuffle (and past records' reproducibility)
+            strategy.train(experiences[index], eval_streams=[bm.test_stream])
+            last = strategy.eval(bm.test_stream)
+            matrix.append(_row(last, n_exp))
+            done = index + 1
+            if path is not None and blocker is None:
+                save_checkpoint(path, strategy=strategy, experience_index=index, matrix=matrix,
+                                extra={"key": cell.key, "last": _numbers(last),
+                                       "elapsed": elapsed + time.perf_counter() - start})
+        record = {
+            "key": cell.key, "suite": cell.suite, "benchmark": cell.benchmark,
+            "scenario": cell.benchmark_name, "strategy": cell.strategy, "seed": cell.seed,
+            "config": cell.config, "config_hash": cell.config_hash,
+            "final_accuracy": _stream_metric(last, "Top1_Acc_Stream"),
+            "accuracy_matrix": matrix,
+            "forgetting": _stream_metric(last, "StreamForgetting"),
+            "bwt": _stream_metric(last, "StreamBWT"),
+            "fwt": _stream_metric(last, "StreamForwardTransfer"),
+            "wall_time": round(elapsed + time.perf_counter() - start, 3), "device": str(device),
+            "eval_stream": "validation" if cell.benchmark_args.get("validation") else "test",
+            "target": cell.target,
+            "versions": versions(), "git_commit": git_commit(), "command": command,
+        }
+        if is_joint(cell.preset):  # one training phase: no forgetting or transfer to speak of
+            record.update(forgetting=None, bwt=None, fwt=None)
+        for logger in loggers:
+            logger.log_summary({k: record[k] for k in ("final_accuracy", "forgetting", "bwt",
+                                                       "fwt", "wall_time")})
+    finally:
+        for logger in loggers:
+            logger.close()
     return record
+
+
+def remove_checkpoint(checkpoint_dir: str | Path, cell: SuiteCell) -> None:
+    """Delete ``cell``'s checkpoint (once its record is safely appended)."""
+    path = checkpoint_path(checkpoint_dir, cell)
+    for stale in (path, path.with_name(f"{path.stem}-fault.pt")):
+        try:
+            stale.unlink()
+        except FileNotFoundError:
+            pass
 
 
 def run_suite(suite: dict, *, out_dir: str | Path, workers: int = 1, device: str | None = None,
               wandb_options: dict | None = None, progress: bool = True,
-              command: str | None = None) -> dict:
-    """Run every unfinished cell of ``suite``; append each to ``out_dir/results.jsonl``."""
+              command: str | None = None, engine: str = "local",
+              engine_options: dict | None = None) -> dict:
+    """Run every unfinished cell of ``suite``; append each to ``out_dir/results.jsonl``.
+
+    ``engine="local"`` runs cells on local worker processes (``workers``); ``engine="ray"`` runs
+    each cell as a Ray task (``engine_options``: ``address``, ``cpus_per_cell``,
+    ``gpus_per_cell``, ``max_retries``; see :mod:`.ray_engine`). Either way the driver alone
+    appends finished cells, so a suite can be resumed with either engine. With Ray, cells whose
+    retries ran out are listed under ``"failed"`` (their keys) instead of raising.
+    """
     from ..parallel import run_cells
 
-    dev = resolve_device(device)
+    if engine not in ("local", "ray"):
+        raise ConfigError(f"--engine: unknown engine {engine!r}; choose from local, ray")
     results = Path(out_dir) / "results.jsonl"
     done = finished_keys(results)
     todo = [c for c in suite_cells(suite) if c.key not in done]
+    checkpoints = Path(out_dir) / "checkpoints"  # in-progress cells resume from here
+    for cell in suite_cells(suite):  # a kill between append and delete left these behind
+        if cell.key in done:
+            remove_checkpoint(checkpoints, cell)
+
+    def finished(index: int, record: dict) -> None:
+        append_record(results, record)
+        remove_checkpoint(checkpoints, todo[index])  # the record holds all of it now
+
+    if engine == "ray":  # the device is resolved in each task: the driver may have no GPU
+        from .ray_engine import check_options, run_cells_ray, task_device
+
+        opts = check_options(**(engine_options or {}))
+        failed: list[str] = []
+        run_cells_ray(_run_one, todo, **opts, desc=f"suite {suite['name']}", progress=progress,
+                      kwargs=dict(device=task_device(device, opts["gpus_per_cell"]),
+                                  wandb_options=wandb_options, command=command,
+                                  checkpoint_dir=str(checkpoints.absolute()), resume="auto"),
+                      on_result=finished, on_failure=lambda i, _: failed.append(todo[i].key))
+        return {"skipped": len(done), "ran": len(todo) - len(failed), "failed": failed,
+                "results": str(results)}
+    dev = resolve_device(device)
     run_cells(_run_one, todo, workers=workers, device=dev, desc=f"suite {suite['name']}",
               unit="cell", progress=progress,
-              kwargs=dict(device=str(dev), wandb_options=wandb_options, command=command),
-              on_result=lambda _, record: append_record(results, record))
+              kwargs=dict(device=str(dev), wandb_options=wandb_options, command=command,
+                          checkpoint_dir=str(checkpoints), resume="auto"),
+              on_result=finished)
     return {"skipped": len(done), "ran": len(todo), "results": str(results)}
 
 

@@ -37,6 +37,7 @@ from typing import Any
 from ..benchmarks import BENCHMARKS, check_benchmark_args
 from ..config import ConfigError, check_keys, deep_merge, load_yaml, number, positive_int
 from ..strategies.presets import PresetError, load_preset
+from ..strategies.registry import build_strategy as _build_strategy  # bound here: spies skip it
 
 SUITE_KEYS = {"name", "description", "seeds", "learning", "budget", "benchmarks", "strategies"}
 BUDGET_DEFAULT: dict[str, Any] = {
@@ -236,8 +237,37 @@ def _strategies(entries, *, field: str, learning: str) -> list[dict]:
         if learning == "reward" and preset.get("baseline") is not None:
             raise ConfigError(f"{where}: {label!r} is an Avalanche baseline, which learns "
                               "supervised only; the suite has learning: reward")
+        _check_buildable(preset, learning=learning, where=where)
         out.append({"label": label, "preset": preset})
     return out
+
+
+_BUILDABLE: set[str] = set()
+
+
+def _check_buildable(preset: dict, *, learning: str, where: str) -> None:
+    """Build the strategy once on a 2x2 model, so that an unknown baseline class or argument, or
+    a modulator parameter out of range, fails here and not after other cells have run."""
+    key = json.dumps([preset, learning], sort_keys=True, default=str)
+    if key in _BUILDABLE:
+        return
+    import warnings
+
+    import torch
+    from avalanche.training.plugins import EvaluationPlugin
+
+    model = torch.nn.Linear(2, 2)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _build_strategy(preset, model=model, learning=learning, device="cpu",
+                           optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+                           evaluator=EvaluationPlugin(loggers=[]))
+    except PresetError as err:
+        raise ConfigError(f"{where}: preset {preset.get('name')!r}: {err}") from None
+    except (TypeError, ValueError, AssertionError) as err:  # Avalanche's own argument checks
+        raise ConfigError(f"{where}: preset {preset.get('name')!r}: {err}") from None
+    _BUILDABLE.add(key)
 
 
 def suite_cells(suite: dict) -> list[SuiteCell]:

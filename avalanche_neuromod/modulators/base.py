@@ -73,6 +73,9 @@ class RunningStats(nn.Module):
             diff = x - mean
             mean += self.rate * diff
             var = (1.0 - self.rate) * (var + self.rate * diff * diff)
+        big = torch.finfo(self.var.dtype).max
+        if not (abs(mean) <= big and 0.0 <= var <= big):
+            return  # an observation too large to fold in: the statistics stay finite
         self.mean.fill_(mean)
         self.var.fill_(var)
         self.count.add_(1)

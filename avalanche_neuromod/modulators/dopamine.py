@@ -104,4 +104,5 @@ class Dopamine(nn.Module):
         else:
             raise ValueError(f"scope must be 'sample' or 'step', got {scope!r}")
         gain = self.plasticity_gain * float(scale)
-        return (1.0 + gain * size).clamp(0.0, self.max_plasticity)
+        # a NaN error is no evidence of surprise (factor 1); an infinite one saturates
+        return (1.0 + gain * size).nan_to_num(nan=1.0).clamp(0.0, self.max_plasticity)

@@ -24,6 +24,11 @@ The variables the plugins read:
 | ``consolidation`` | factor on serotonin's anchor strength                       |
 | ``da_plasticity`` | factor on dopamine's plasticity gain                        |
 | ``na_threshold``  | factor on noradrenaline's change threshold                  |
+
+Numerical safety: a signal that is not finite counts as absent (factor 1), a product that
+overflows is held within ``[-LIMIT, LIMIT]`` (a NaN result falls back to ``base``), and the default
+integration bounds every variable (:func:`default_integration`), so no learning variable the
+plugins read is ever NaN or infinite.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ VARIABLES = ("plasticity", "gain", "temperature", "reset", "consolidation", "da_
              "na_threshold")
 SIGNALS = ("DA/rpe", "DA/abs_rpe", "DA/tonic", "NA/level", "NA/release", "NA/tonic",
            "NA/explore", "ACh/level", "ACh/switch", "5HT/level")
+LIMIT = 1e6  # hard envelope of every variable, declared bounds or not
 
 
 class IntegrationError(ValueError):
@@ -76,6 +82,10 @@ def default_integration(params: dict[str, dict]) -> dict[str, dict]:
     out["temperature"]["bounds"] = [1.0, 50.0]
     out["reset"]["bounds"] = [0.0, 1.0]
     out["consolidation"]["bounds"] = [0.0, 1.0]
+    # wide enough never to bind with the documented parameter ranges; they only cap extremes
+    out["gain"]["bounds"] = [0.0, 10.0]
+    out["da_plasticity"]["bounds"] = [0.0, 10.0]
+    out["na_threshold"]["bounds"] = [0.0, 10.0]
     return out
 
 
@@ -130,9 +140,17 @@ class Integrator:
         for name, var in self.spec.items():
             base = var.get("base", 1.0)
             value = float(signals.get(base, 0.0)) if isinstance(base, str) else float(base)
+            if not math.isfinite(value):
+                value = 0.0 if math.isnan(value) else math.copysign(LIMIT, value)
+            rest = value
             for signal, weight in (var.get("terms") or {}).items():
                 if signal in signals:
-                    value *= 1.0 + weight * float(signals[signal])
+                    s = float(signals[signal])
+                    if math.isfinite(s):  # a non-finite signal carries no information
+                        value *= 1.0 + weight * s
+            if math.isnan(value):
+                value = rest
+            value = min(max(value, -LIMIT), LIMIT)
             bounds = var.get("bounds")
             if bounds is not None:
                 value = min(max(value, float(bounds[0])), float(bounds[1]))
@@ -145,10 +163,15 @@ class Integrator:
         for name, var in self.spec.items():
             base = var.get("base", 1.0)
             value = signals.get(base, torch.zeros(())) if isinstance(base, str) else base
-            value = torch.as_tensor(value, dtype=torch.float32)
+            value = torch.nan_to_num(torch.as_tensor(value, dtype=torch.float32), nan=0.0,
+                                     posinf=LIMIT, neginf=-LIMIT)
+            rest = value
             for signal, weight in (var.get("terms") or {}).items():
                 if signal in signals:
-                    value = value * (1.0 + weight * signals[signal])
+                    s = torch.as_tensor(signals[signal], dtype=torch.float32)
+                    factor = 1.0 + weight * s
+                    value = value * torch.where(torch.isfinite(s), factor, torch.ones_like(factor))
+            value = torch.where(torch.isnan(value), rest, value).clamp(-LIMIT, LIMIT)
             bounds = var.get("bounds")
             if bounds is not None:
                 value = value.clamp(float(bounds[0]), float(bounds[1]))

@@ -1,0 +1,267 @@
+"""Bad input (issue 7, point 4): suites, preset files, case-study configs and ``train``.
+
+Every case ends with exit code 2 and exactly one line on stderr that names the field (and the
+file, when there is one), never a traceback, before anything runs; an output folder that already
+holds results, a report and a checkpoint is left byte-identical. The cases complement
+tests/test_cli.py and tests/test_leaderboard.py (which cover other fields of the same commands).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from test_cli import assert_one_line_error
+
+from avalanche_neuromod import casestudy, parallel
+from avalanche_neuromod.cli import main
+from avalanche_neuromod.leaderboard import load_suite, suite_cells
+from avalanche_neuromod.leaderboard import runner as runner_module
+from avalanche_neuromod.leaderboard.runner import checkpoint_path
+
+NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(),
+                             reason="a CUDA GPU is available, so --device cuda is valid")
+BENCH = {"name": "gonogo", "label": "g",
+         "args": {"cued": True, "rules": ["A", "B"], "trials_per_rule": 16, "test_trials": 8}}
+SUITE = {"name": "bad", "seeds": 1,
+         "budget": {"model": {"hidden": 8, "layers": 1, "activation": "tanh"},
+                    "optimizer": {"name": "sgd", "lr": 0.1}, "train_mb_size": 8,
+                    "eval_mb_size": 64},
+         "benchmarks": [BENCH], "strategies": ["naive", "full"]}
+RUN = {"seeds": 1, "presets": ["none"], "learning": ["reward"], "cued": None,
+       "stream": {"trials_per_rule": 16, "test_trials": 8}}
+
+
+def suite(**changes) -> str:
+    data = copy.deepcopy(SUITE)
+    for key, value in changes.items():
+        if key.startswith("budget."):
+            data["budget"][key.split(".", 1)[1]] = value
+        elif key.startswith("args."):
+            data["benchmarks"][0]["args"][key.split(".", 1)[1]] = value
+        elif key.startswith("bench."):
+            data["benchmarks"][0][key.split(".", 1)[1]] = value
+        else:
+            data[key] = value
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def run_config(**changes) -> str:
+    return yaml.safe_dump({**copy.deepcopy(RUN), **changes}, sort_keys=False)
+
+
+def preset_suite() -> str:
+    return suite(strategies=["naive", "{preset}"])
+
+
+BOARD = ["leaderboard", "{suite}", "--out", "{out}", "--no-progress"]
+TRAIN = ["train", "{suite}", "--benchmark", "g", "--strategy", "full", "--out", "{out}"]
+RUN_ARGV = ["run", "--config", "{cfg}", "--out", "{out}", "--workers", "1", "--no-progress"]
+MNIST = suite(benchmarks=[{"name": "split_mnist", "label": "m"}])
+
+# (argv, suite text, other files {"cfg"|"preset": text} or {"state": ...}, needles); "{tmp}",
+# "{out}", "{suite}", "{cfg}" and "{preset}" are filled in with the test's paths
+CASES = [
+    # ------------------------------------------------------------------- suite files
+    pytest.param(BOARD, "name: [unclosed\n", None, ["not valid YAML", "{suite}"],
+                 id="suite-invalid-yaml"),
+    pytest.param(BOARD, "- gonogo\n- naive\n", None, ["{suite}", "must be a mapping"],
+                 id="suite-not-a-mapping"),
+    pytest.param(BOARD, "", None, ["{suite}.benchmarks", "non-empty list"], id="suite-empty"),
+    pytest.param(BOARD, suite(name=5), None, ["{suite}.name"], id="name-not-a-string"),
+    pytest.param(BOARD, suite(seeds="three"), None, ["{suite}.seeds"], id="seeds-a-word"),
+    pytest.param(BOARD, suite(seeds=2.5), None, ["{suite}.seeds"], id="seeds-a-fraction"),
+    pytest.param(BOARD, suite(seeds=True), None, ["{suite}.seeds"], id="seeds-a-bool"),
+    pytest.param(BOARD, suite(learning=5), None, ["{suite}.learning"], id="learning-a-number"),
+    pytest.param(BOARD, suite(**{"budget.epochs": 0}), None, ["{suite}.budget.epochs"],
+                 id="epochs-0"),
+    pytest.param(BOARD, suite(**{"budget.eval_mb_size": "big"}), None,
+                 ["{suite}.budget.eval_mb_size"], id="eval-mb-size-a-word"),
+    pytest.param(BOARD, suite(**{"budget.optimizer": {"name": "sgd", "lr": 0.1,
+                                                     "momentum": 1.5}}), None,
+                 ["{suite}.budget.optimizer.momentum"], id="momentum-1.5"),
+    pytest.param(BOARD, suite(**{"budget.optimizer": {"name": "sgd", "lr": float("nan")}}),
+                 None, ["{suite}.budget.optimizer.lr"], id="lr-nan"),
+    pytest.param(BOARD, suite(**{"budget.model": {"hidden": 2.5}}), None,
+                 ["{suite}.budget.model.hidden"], id="hidden-a-fraction"),
+    pytest.param(BOARD, suite(**{"budget.model": {"colour": "red"}}), None,
+                 ["{suite}.budget.model.colour"], id="model-unknown-key"),
+    pytest.param(BOARD, suite(**{"budget.optimizer": "sgd"}), None,
+                 ["{suite}.budget.optimizer"], id="optimizer-not-a-mapping"),
+    pytest.param(BOARD, suite(benchmarks={"g": BENCH}), None, ["{suite}.benchmarks"],
+                 id="benchmarks-a-mapping"),
+    pytest.param(BOARD, suite(benchmarks=["gonogo"]), None, ["{suite}.benchmarks[0]"],
+                 id="benchmark-a-string"),
+    pytest.param(BOARD, suite(**{"bench.colour": "red"}), None,
+                 ["{suite}.benchmarks[0].colour"], id="benchmark-unknown-key"),
+    pytest.param(BOARD, suite(**{"bench.args": [1, 2]}), None, ["{suite}.benchmarks[0].args"],
+                 id="benchmark-args-a-list"),
+    pytest.param(BOARD, suite(**{"args.validation": 1.5}), None,
+                 ["{suite}.benchmarks[0].args.validation"], id="validation-1.5"),
+    pytest.param(BOARD, suite(**{"args.trials_per_rule": -5}), None,
+                 ["{suite}.benchmarks[0].args.trials_per_rule"], id="trials-per-rule-negative"),
+    pytest.param(BOARD, suite(**{"args.rules": ["A", "Q"]}), None,
+                 ["{suite}.benchmarks[0].args.rules"], id="unknown-rule"),
+    pytest.param(BOARD, suite(**{"args.noise": "lots"}), None,
+                 ["{suite}.benchmarks[0].args.noise"], id="noise-a-word"),
+    pytest.param(BOARD, suite(**{"args.cued": "yes"}), None,
+                 ["{suite}.benchmarks[0].args.cued"], id="cued-not-a-bool"),
+    pytest.param(BOARD, suite(benchmarks=[{"name": "split_mnist",
+                                           "args": {"n_experiences": 3}}]), None,
+                 ["{suite}.benchmarks[0].args.n_experiences"], id="split-mnist-3-experiences"),
+    pytest.param(BOARD, suite(**{"bench.budget": {"train_mb_size": 0}}), None,
+                 ["{suite}.benchmarks[0].budget.train_mb_size"], id="benchmark-budget-mb-0"),
+    pytest.param(BOARD, suite(**{"bench.strategies": "naive"}), None,
+                 ["{suite}.benchmarks[0].strategies"], id="benchmark-strategies-a-string"),
+    pytest.param(BOARD, suite(strategies=[5]), None, ["{suite}.strategies[0]"],
+                 id="strategy-a-number"),
+    pytest.param(BOARD, suite(strategies=[{"preset": "naive", "colour": 1}]), None,
+                 ["{suite}.strategies[0].colour"], id="strategy-unknown-key"),
+    pytest.param(BOARD, suite(strategies=[{"preset": "ewc", "override": "big"}]), None,
+                 ["{suite}.strategies[0].override"], id="override-not-a-mapping"),
+    pytest.param(BOARD, suite(strategies=[{"preset": "ewc", "override": {
+        "baseline": {"args": {"ewc_lamda": 1.0}}}}]), None,
+                 ["{suite}.strategies[0]", "ewc_lamda"], id="baseline-argument-typo"),
+    pytest.param(BOARD, suite(strategies=[{"preset": "ewc", "override": {
+        "baseline": {"class": "Hopfield"}}}]), None,
+                 ["{suite}.strategies[0]", "baseline.class"], id="unknown-baseline-class"),
+    pytest.param(BOARD, suite(strategies=[{"preset": "full", "override": {
+        "modulators": {"dopamine": {"tonic_rate": 5}}}}]), None,
+                 ["{suite}.strategies[0]", "dopamine.tonic_rate"],
+                 id="modulator-parameter-out-of-range"),
+    pytest.param(BOARD, MNIST, None, ["dataset_root", "{tmp}/empty"],
+                 id="data-root-without-mnist"),
+    # ------------------------------------------------------------------- preset files
+    pytest.param(BOARD, preset_suite(), {"preset": "modulators: {dopamine: [\n"},
+                 ["{suite}.strategies[1]", "{preset}", "invalid YAML"], id="preset-invalid-yaml"),
+    pytest.param(BOARD, preset_suite(), {"preset": "name: p\ncolour: red\n"},
+                 ["{suite}.strategies[1]", "{preset}", "unknown key"], id="preset-unknown-key"),
+    pytest.param(BOARD, preset_suite(), {"preset": "modulators: {oxytocin: {}}\n"},
+                 ["{suite}.strategies[1]", "{preset}", "modulators.oxytocin"],
+                 id="preset-unknown-modulator"),
+    pytest.param(BOARD, preset_suite(),
+                 {"preset": "modulators: {dopamine: {}}\nbaseline: {class: EWC, args: {}}\n"},
+                 ["{suite}.strategies[1]", "{preset}", "either modulators or a baseline"],
+                 id="preset-modulators-and-baseline"),
+    pytest.param(BOARD, preset_suite(),
+                 {"preset": "modulators: {dopamine: {}}\nintegration: {speed: {}}\n"},
+                 ["{suite}.strategies[1]", "{preset}", "integration.speed"],
+                 id="preset-unknown-learning-variable"),
+    pytest.param(BOARD, preset_suite(), {"preset": "modulators: {noradrenaline: {slope: -1}}\n"},
+                 ["{suite}.strategies[1]", "{preset}", "noradrenaline.slope"],
+                 id="preset-parameter-out-of-range"),
+    pytest.param(BOARD, preset_suite(), None, ["{suite}.strategies[1]", "cannot read"],
+                 id="preset-file-missing"),
+    pytest.param(RUN_ARGV, None, {"preset": "modulators: {dopamine: {scope: everywhere}}\n",
+                                  "cfg": run_config(presets=["{preset}"])},
+                 ["{cfg}.presets[0]", "{preset}", "scope"], id="run-with-a-bad-preset-file"),
+    # ------------------------------------------------------------ case-study configs
+    pytest.param(RUN_ARGV, None, {"cfg": run_config(settings={"name": "s"})}, ["{cfg}.settings"],
+                 id="run-settings-a-mapping"),
+    pytest.param(RUN_ARGV, None, {"cfg": run_config(settings=[{"name": "s"}, {"name": "s"}])},
+                 ["{cfg}.settings[1].name"], id="run-duplicate-setting"),
+    pytest.param(RUN_ARGV, None, {"cfg": run_config(model={"hidden": 2.5})}, ["{cfg}.model.hidden"],
+                 id="run-hidden-a-fraction"),
+    pytest.param(RUN_ARGV, None, {"cfg": run_config(train_mb_size=0)}, ["{cfg}.train_mb_size"],
+                 id="run-train-mb-size-0"),
+    pytest.param(RUN_ARGV, None, {"cfg": run_config(metric={"window": 0})}, ["{cfg}.metric.window"],
+                 id="run-window-0"),
+    pytest.param(RUN_ARGV, None, {"cfg": run_config(reward={"false_alarm": "lots"})},
+                 ["{cfg}.reward.false_alarm"], id="run-reward-a-word"),
+    pytest.param(RUN_ARGV, None, {"cfg": run_config(seeds=[])}, ["{cfg}.seeds"], id="run-no-seeds"),
+    pytest.param(RUN_ARGV, None, {"cfg": run_config(presets=[])}, ["{cfg}.presets"],
+                 id="run-no-presets"),
+    pytest.param(RUN_ARGV, None, {"cfg": run_config(modulators={"dopamine": {"mode": "bogus"}})},
+                 ["{cfg}.modulators.dopamine", "mode"], id="run-bad-modulator-option"),
+    pytest.param(RUN_ARGV, None, {"cfg": run_config(seed=3)}, ["{cfg}.seed"],
+                 id="run-misspelt-key"),
+    # ------------------------------------------------------------------- train
+    pytest.param(["train", "{suite}", "--strategy", "full", "--out", "{out}"], suite(), None,
+                 ["--benchmark"], id="train-without-benchmark"),
+    pytest.param([*TRAIN[:3], "nope", *TRAIN[4:]], suite(), None,
+                 ["--benchmark", "'nope'", "{suite}"], id="train-unknown-benchmark"),
+    pytest.param([*TRAIN[:5], "nope", *TRAIN[6:]], suite(), None,
+                 ["--strategy", "'nope'", "{suite}"], id="train-unknown-strategy"),
+    pytest.param([*TRAIN, "--seed", "-1"], suite(), None, ["--seed"], id="train-seed-negative"),
+    pytest.param([*TRAIN, "--seed", "one"], suite(), None, ["--seed"], id="train-seed-a-word"),
+    pytest.param([*TRAIN, "--device", "cuda"], suite(), None, ["device"],
+                 id="train-gpu-without-gpu", marks=NO_CUDA),
+    pytest.param([*TRAIN[:3], "m", *TRAIN[4:], "--data-root", "{tmp}/nowhere"], MNIST, None,
+                 ["dataset_root", "{tmp}/nowhere"], id="train-data-root-missing"),
+    pytest.param(TRAIN, "benchmarks: [\n", None, ["{suite}", "not valid YAML"],
+                 id="train-suite-invalid-yaml"),
+    pytest.param(TRAIN, suite(), {"state": "started"}, ["--out", "pass --resume"],
+                 id="train-started-run-without-resume"),
+    pytest.param([*TRAIN, "--resume"], suite(), {"state": "torn"},
+                 ["checkpoint", "not a valid checkpoint"],
+                 id="train-resume-a-torn-checkpoint"),
+    pytest.param(TRAIN, suite(), {"state": "other-record"}, ["--out", "another run"],
+                 id="train-out-holds-another-run"),
+]
+
+
+@pytest.fixture
+def existing(tmp_path: Path) -> Path:
+    """An output folder with results, a report and a checkpoint already in it."""
+    out = tmp_path / "out"
+    (out / "checkpoints").mkdir(parents=True)
+    (out / "results.jsonl").write_text('{"key": "g|naive|0|abc", "final_accuracy": 0.5}\n')
+    (out / "leaderboard.md").write_text("# old leaderboard\n")
+    (out / "results.json").write_text('{"runs": ["keep me"]}\n')
+    (out / "report.md").write_text("# old report\n")
+    (out / "checkpoints" / "g-naive-s0-0123456789abcdef.pt").write_bytes(b"an older run")
+    return out
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+@pytest.mark.parametrize(("argv", "suite_text", "other", "needles"), CASES)
+def test_bad_input_exits_2_with_one_line_and_keeps_outputs(argv, suite_text, other, needles,
+                                                           existing, tmp_path, capsys,
+                                                           monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv("AVALANCHE_NEUROMOD_DATA", str(tmp_path / "empty"))
+    places = {"tmp": str(tmp_path), "out": str(existing), "suite": str(tmp_path / "suite.yaml"),
+              "cfg": str(tmp_path / "config.yaml"), "preset": str(tmp_path / "preset.yaml")}
+    if suite_text is not None:
+        Path(places["suite"]).write_text(suite_text.replace("{preset}", places["preset"]))
+    other = other or {}
+    for key in ("cfg", "preset"):
+        if key in other:
+            Path(places[key]).write_text(other[key].replace("{preset}", places["preset"]))
+    state = other.get("state")
+    allow_run = state == "torn"  # the run starts, and stops at the checkpoint it cannot read
+    if state in ("started", "torn"):
+        cell = next(c for c in suite_cells(load_suite(places["suite"])) if c.strategy == "full")
+        checkpoint_path(existing / "checkpoints", cell).write_bytes(
+            b"PK\x03\x04 torn" if state == "torn" else b"a started run")
+    elif state == "other-record":
+        (existing / "record.json").write_text('{"key": "another|run|0|x"}\n')
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("bad input reached a run: it must fail before anything runs")
+
+    if not allow_run:
+        monkeypatch.setattr(runner_module, "run_suite_cell", no_run)
+        monkeypatch.setattr(parallel, "run_cells", no_run)
+    monkeypatch.setattr(casestudy, "run_cells", no_run)
+    before = _snapshot(existing)
+    rc = main([a.format(**places) for a in argv])
+    out, err = capsys.readouterr()
+    needles = [n.format(**places) for n in needles]
+    assert_one_line_error(rc, out, err, needles[0])
+    for needle in needles[1:]:
+        assert needle in err, f"{needle!r} not in {err!r}"
+    assert _snapshot(existing) == before  # nothing already computed is lost or touched
+    assert not (tmp_path / "reports").exists()
+
+
+def test_the_battery_is_large_enough():
+    assert len(CASES) >= 30
