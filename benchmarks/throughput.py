@@ -1,6 +1,6 @@
 """Leaderboard throughput with 1 and 2 local workers, in one run (issue 4's target: >= 1.8x).
 
-    python benchmarks/throughput.py [--suite quick] [--seeds 8] [--repeats 2] [--out FILE]
+    python benchmarks/throughput.py [--suite quick] [--seeds 16] [--repeats 5] [--out FILE]
 
 Runs the suite's cells into fresh temporary folders, first with one worker, then with two,
 alternating ``--repeats`` times, and prints cells per second for each and the ratio of the
@@ -35,8 +35,8 @@ def _pass(suite: dict, workers: int) -> tuple[float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suite", default="quick")
-    parser.add_argument("--seeds", type=int, default=8)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--seeds", type=int, default=16)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", default=None, help="also write the result as JSON here")
     args = parser.parse_args()
     suite = load_suite(args.suite, seeds=args.seeds)
