@@ -649,3 +649,37 @@ def test_baseline_with_reward_learning_raises_preset_error(name):
         registry.build_strategy(name, model=model, optimizer=optimizer, learning="reward",
                                 train_mb_size=8, train_epochs=1, eval_mb_size=8,
                                 device="cpu")
+
+
+# ------------------------------------------------------------------- divergence and joint
+
+
+def test_a_diverged_cell_is_recorded_and_the_suite_goes_on(tmp_path: Path, monkeypatch):
+    from avalanche_neuromod.plugins.guard import NumericalFaultError
+
+    real = runner_module.run_suite_cell
+
+    def flaky(cell, **kwargs):
+        if cell.strategy == "naive" and cell.seed == 1:
+            raise NumericalFaultError("numerical fault: 10 consecutive updates (test)")
+        return real(cell, **kwargs)
+
+    monkeypatch.setattr(runner_module, "run_suite_cell", flaky)
+    suite = load_suite(tiny(strategies=["naive", "joint"]))
+    with pytest.warns(UserWarning, match="diverged"):
+        summary = run_suite(suite, out_dir=tmp_path, progress=False)
+    assert summary["ran"] == 4
+    records = {(r["strategy"], r["seed"]): r for r in read_records(tmp_path / "results.jsonl")}
+    bad = records[("naive", 1)]
+    assert bad["status"] == "diverged" and "10 consecutive" in bad["error"]
+    assert bad["final_accuracy"] is None and bad["accuracy_matrix"] == []
+    assert records[("naive", 0)]["final_accuracy"] is not None
+    assert len(records[("joint", 0)]["accuracy_matrix"]) == 1  # one phase, whole stream
+    assert records[("joint", 0)]["forgetting"] is None
+    # a re-run does not retry it; the report counts it and averages the other seed only
+    assert run_suite(suite, out_dir=tmp_path, progress=False)["ran"] == 0
+    text = write_leaderboard(tmp_path / "results.jsonl").read_text()
+    assert "naive (1/2 diverged)" in text
+    row = next(line for line in text.splitlines() if "naive (1/2 diverged)" in line)
+    assert f"{records[('naive', 0)]['final_accuracy']:.3f}" in row
+    assert "| joint | 2 |" in text

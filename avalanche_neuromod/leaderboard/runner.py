@@ -293,6 +293,36 @@ def run_suite(suite: dict, *, out_dir: str | Path, workers: int = 1, device: str
     return {"skipped": len(done), "ran": len(todo), "results": str(results)}
 
 
+def diverged_record(cell: SuiteCell, error: Exception, *, device: str = "cpu",
+                    command: str | None = None, wall_time: float | None = None) -> dict:
+    """The record of a cell whose training diverged (a :class:`NumericalFaultError`).
+
+    A strategy that cannot train under the suite's budget is a result, not a crash: the suite
+    goes on, the record says ``status: diverged`` and why (the fault checkpoint is named in the
+    message), its metrics are null, and the report counts it per strategy instead of averaging
+    it in. Re-running the suite does not retry it (delete the line to do so).
+    """
+    return {
+        "key": cell.key, "suite": cell.suite, "benchmark": cell.benchmark,
+        "scenario": cell.benchmark_name, "strategy": cell.strategy, "seed": cell.seed,
+        "config": cell.config, "config_hash": cell.config_hash, "status": "diverged",
+        "error": str(error), "final_accuracy": None, "accuracy_matrix": [],
+        "forgetting": None, "bwt": None, "fwt": None, "wall_time": wall_time,
+        "device": str(device), "eval_stream": "validation" if cell.benchmark_args.get(
+            "validation") else "test", "target": cell.target, "versions": versions(),
+        "git_commit": git_commit(), "command": command,
+    }
+
+
 def _run_one(cell: SuiteCell, **kwargs) -> dict:
-    # looked up at call time, so the runner can be wrapped (tests spy on run_suite_cell)
-    return run_suite_cell(cell, **kwargs)
+    from ..plugins.guard import NumericalFaultError
+
+    start = time.perf_counter()
+    try:
+        # looked up at call time, so the runner can be wrapped (tests spy on run_suite_cell)
+        return run_suite_cell(cell, **kwargs)
+    except NumericalFaultError as err:
+        warnings.warn(f"{cell.key}: diverged, recorded as such ({err})", stacklevel=1)
+        return diverged_record(cell, err, device=kwargs.get("device", "cpu"),
+                               command=kwargs.get("command"),
+                               wall_time=round(time.perf_counter() - start, 3))

@@ -35,9 +35,19 @@ def _fmt(mean: float, half: float) -> str:
     return f"{mean:.3f} ± {half:.3f}"
 
 
+def _trained(runs: list[dict]) -> list[dict]:
+    """Runs with an accuracy matrix (a diverged cell has none)."""
+    return [r for r in runs if r.get("accuracy_matrix")]
+
+
 def _mean_matrix(records: list[dict]) -> np.ndarray:
-    n = max(len(r["accuracy_matrix"]) for r in records)
-    stack = np.full((len(records), n, n), np.nan)
+    """Mean over seeds; rows: experiences trained (one for joint training), columns: tested."""
+    records = _trained(records)
+    if not records:
+        return np.full((1, 1), np.nan)
+    n_rows = max(len(r["accuracy_matrix"]) for r in records)
+    n_cols = max(len(row) for r in records for row in r["accuracy_matrix"])
+    stack = np.full((len(records), n_rows, n_cols), np.nan)
     for k, r in enumerate(records):
         for i, row in enumerate(r["accuracy_matrix"]):
             stack[k, i, : len(row)] = [np.nan if v is None else v for v in row]
@@ -71,6 +81,9 @@ def summarize_leaderboard(records: list[dict]) -> dict[str, list[dict]]:
         for (strategy, setting), runs in groups[bench].items():
             runs = sorted(runs, key=lambda r: r["seed"])
             label = strategy if len(settings[strategy]) == 1 else f"{strategy} [{setting}]"
+            diverged = sum(r.get("status") == "diverged" for r in runs)
+            if diverged:
+                label += f" ({diverged}/{len(runs)} diverged)"
             targets = {r.get("target") for r in runs} - {None}
             row = {"strategy": label, "seeds": len(runs), "runs": runs,
                    "target": targets.pop() if len(targets) == 1 else None}
@@ -109,8 +122,12 @@ def _heatmaps(bench: str, rows: list[dict], out: Path) -> Path:
 
 def _curves(bench: str, rows: list[dict], out: Path) -> Path:
     fig, (ax_acc, ax_fgt) = plt.subplots(1, 2, figsize=(10, 3.6))
-    for row in rows:
-        accs, fgts = zip(*(_forgetting_curves(r["accuracy_matrix"]) for r in row["runs"]))
+    for row in rows:  # joint training has one row: no curve over experiences
+        runs = [r for r in _trained(row["runs"])
+                if len(r["accuracy_matrix"]) == len(r["accuracy_matrix"][0])]
+        if not runs:
+            continue
+        accs, fgts = zip(*(_forgetting_curves(r["accuracy_matrix"]) for r in runs))
         x = np.arange(1, len(accs[0]) + 1)
         with warnings.catch_warnings():  # a strategy with no forgetting value yet: empty slices
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -148,6 +165,10 @@ def write_leaderboard(results: str | Path, out_dir: str | Path | None = None) ->
               "over seeds; final accuracy is the average accuracy over the whole test stream "
               "after the last experience; forgetting, BWT and FWT are Avalanche's stream "
               "metrics.", "", f"Code: {', '.join(commits)}.", ""]
+    if any(r.get("status") == "diverged" for r in records):
+        lines += ["A seed whose training diverged (too many non-finite updates in a row) is "
+                  "counted beside its strategy, e.g. `mas (2/5 diverged)`, and left out of the "
+                  "means.", ""]
     for bench, rows in summary.items():
         has_target = any(row["target"] is not None for row in rows)
         target_head = " target | within ±0.03 |" if has_target else ""
