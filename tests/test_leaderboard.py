@@ -683,3 +683,20 @@ def test_a_diverged_cell_is_recorded_and_the_suite_goes_on(tmp_path: Path, monke
     row = next(line for line in text.splitlines() if "naive (1/2 diverged)" in line)
     assert f"{records[('naive', 0)]['final_accuracy']:.3f}" in row
     assert "| joint | 2 |" in text
+
+
+def test_mas_accepts_a_loss_of_exactly_zero():
+    from types import SimpleNamespace
+
+    from avalanche_neuromod.strategies.baselines import BatchAgnosticMASPlugin
+
+    plugin = BatchAgnosticMASPlugin(lambda_reg=2.0, alpha=0.5)
+    weight = torch.nn.Parameter(torch.tensor([1.0, 2.0]))
+    model = torch.nn.Module()
+    model.w = weight
+    plugin.importance = {"w": torch.tensor([1.0, 3.0])}
+    plugin.params = {"w": torch.tensor([0.0, 0.0])}
+    strategy = SimpleNamespace(model=model, loss=weight.sum() * 0.0,
+                               clock=SimpleNamespace(train_exp_counter=1))
+    plugin.before_backward(strategy)  # Avalanche's own check raises "Loss is not available"
+    assert float(strategy.loss) == pytest.approx(2.0 * (1.0 * 1.0 + 3.0 * 4.0))

@@ -2,15 +2,18 @@
 
 Avalanche's ``MASPlugin`` computes importances from batches of exactly ``(x, y)`` or
 ``(x, y, t)``; Go/No-Go experiences carry ``(x, y, stimulus, t)`` (the stimulus feeds
-H(A|cue)). :class:`MAS` is Avalanche's MAS (Aljundi et al. 2018; importance
-``Omega_k = E_x |d ||f(x)||^2 / d theta_k|``) with its importance pass fed ``(x, y, t)`` views
-of the experience; everything else is Avalanche's code.
+H(A|cue)). And it raises "Loss is not available" when a mini-batch's loss is exactly 0 (it tests
+``not strategy.loss``), which a saturated network reaches. :class:`MAS` is Avalanche's MAS
+(Aljundi et al. 2018; importance ``Omega_k = E_x |d ||f(x)||^2 / d theta_k|``, penalty
+``lambda * sum_k Omega_k (theta_k - theta*_k)^2``) with both fixed; everything else is
+Avalanche's code.
 """
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
+import torch
 from avalanche.training.plugins import MASPlugin
 from avalanche.training.templates import SupervisedTemplate
 from torch.utils.data import Dataset
@@ -41,6 +44,16 @@ class BatchAgnosticMASPlugin(MASPlugin):
                                device=strategy.device, train_mb_size=strategy.train_mb_size,
                                experience=SimpleNamespace(dataset=_InputLabelTask(dataset)))
         return super()._get_importance(view)
+
+
+    def before_backward(self, strategy, **kwargs):
+        loss = strategy.loss
+        if isinstance(loss, torch.Tensor) and loss.numel() == 1 and not bool(loss):
+            strategy.loss = loss + 1.0  # a constant: the gradient is unchanged
+            super().before_backward(strategy, **kwargs)
+            strategy.loss = strategy.loss - 1.0
+            return
+        super().before_backward(strategy, **kwargs)
 
 
 class MAS(SupervisedTemplate):
