@@ -116,10 +116,13 @@ def selection_suite(suite: dict, *, preset: str, grid: dict, trials: int,
 
 
 def score_candidates(records: list[dict]) -> list[dict]:
-    """Candidates ranked by mean (over benchmarks) of mean (over seeds) final accuracy."""
+    """Candidates ranked by mean (over benchmarks) of mean (over seeds) final accuracy; a seed
+    that diverged counts as accuracy 0."""
     per: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in records:
-        if r.get("final_accuracy") is not None:
+        if r.get("status") == "diverged":  # a setting that cannot train scores nothing there
+            per[r["strategy"]][r["benchmark"]].append(0.0)
+        elif r.get("final_accuracy") is not None:
             per[r["strategy"]][r["benchmark"]].append(float(r["final_accuracy"]))
     rows = []
     for label, benches in per.items():
