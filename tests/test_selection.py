@@ -124,7 +124,7 @@ def test_ranking_averages_seeds_then_benchmarks_and_breaks_ties_by_order():
     diverged = {"strategy": "p#1", "benchmark": "a", "final_accuracy": None,
                 "status": "diverged"}
     ranking = score_candidates([*records, diverged])
-    assert [r["label"] for r in ranking] == ["p#2", "p#1", "p#0"]  # p#1: a = (0.6 + 0) / 2
+    assert [r["label"] for r in ranking] == ["p#2", "p#0", "p#1"]  # p#1: (0.3 + 0.6) / 2
 
 
 def test_write_selected_keeps_comments_and_records_provenance(tmp_path: Path):
