@@ -47,7 +47,7 @@ from avalanche_neuromod.leaderboard.store import TruncatedRecordWarning
 from avalanche_neuromod.models import build_model
 from avalanche_neuromod.report.leaderboard import write_leaderboard
 from avalanche_neuromod.strategies import registry
-from avalanche_neuromod.strategies.baselines import BatchAgnosticMASPlugin
+from avalanche_neuromod.strategies.baselines import BatchAgnosticMASPlugin, CopyingSIPlugin
 from avalanche_neuromod.strategies.presets import PresetError, load_preset
 
 PREFIX = "avalanche-neuromod: error:"
@@ -631,6 +631,9 @@ def test_baseline_builds_and_trains_on_the_tiny_suite(name, monkeypatch):
     if name == "mas":  # Avalanche's MAS with an importance pass that takes (x, y, stim, t)
         assert isinstance(built[0], SupervisedTemplate)
         assert any(isinstance(p, BatchAgnosticMASPlugin) for p in built[0].plugins)
+    elif name == "si":  # Avalanche's SI with snapshots that are copies on a CPU
+        assert isinstance(built[0], SupervisedTemplate)
+        assert any(isinstance(p, CopyingSIPlugin) for p in built[0].plugins)
     else:
         assert type(built[0]) is getattr(avalanche.training, BASELINES[name])
     assert record["strategy"] == name
@@ -700,3 +703,31 @@ def test_mas_accepts_a_loss_of_exactly_zero():
                                clock=SimpleNamespace(train_exp_counter=1))
     plugin.before_backward(strategy)  # Avalanche's own check raises "Loss is not available"
     assert float(strategy.loss) == pytest.approx(2.0 * (1.0 * 1.0 + 3.0 * 4.0))
+
+
+def test_si_on_cpu_learns_importances_and_its_penalty_acts():
+    """Avalanche's SI snapshots weights as views on a CPU (zero importances, SI == Naive)."""
+    from avalanche.training.determinism.rng_manager import RNGManager
+
+    from avalanche_neuromod.benchmarks import get_benchmark
+    from avalanche_neuromod.strategies.baselines import CopyingSIPlugin
+
+    bm = get_benchmark("gonogo", cued=True, rules=["A", "B"], trials_per_rule=48, seed=0)
+    weights, importances = {}, {}
+    for si_lambda in (0.0, 1000.0):
+        RNGManager.set_random_seeds(0)
+        model = build_model(input_size=bm.input_size, n_classes=2, hidden=8, layers=1,
+                            activation="tanh")
+        strategy = registry.build_strategy(
+            {"name": "si", "baseline": {"class": "SynapticIntelligence",
+                                        "args": {"si_lambda": si_lambda}}},
+            model=model, optimizer=torch.optim.SGD(model.parameters(), lr=0.3),
+            train_mb_size=8, eval_mb_size=64)
+        plugin = next(p for p in strategy.plugins if isinstance(p, CopyingSIPlugin))
+        strategy.train(bm.train_stream[0])
+        importances[si_lambda] = sum(float(v.data.abs().sum())
+                                     for v in plugin.ewc_data[1].values())
+        strategy.train(bm.train_stream[1])
+        weights[si_lambda] = torch.cat([p.detach().flatten() for p in model.parameters()])
+    assert importances[0.0] > 0.0 and importances[0.0] == importances[1000.0]
+    assert not torch.equal(weights[0.0], weights[1000.0])  # the penalty changed the 2nd task
