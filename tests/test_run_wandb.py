@@ -41,7 +41,8 @@ class _Summary(dict):
         super().update(data or {})
 
 
-def test_run_logs_metrics_signals_and_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def _spy_on_wandb(monkeypatch) -> list[_FakeRun]:
+    """Replace ``wandb.init`` by a fake that records every run it starts."""
     runs: list[_FakeRun] = []
 
     def fake_init(**kwargs):
@@ -51,6 +52,11 @@ def test_run_logs_metrics_signals_and_summary(tmp_path: Path, monkeypatch: pytes
         return run
 
     monkeypatch.setattr(wandb, "init", fake_init)
+    return runs
+
+
+def test_run_logs_metrics_signals_and_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    runs = _spy_on_wandb(monkeypatch)
     monkeypatch.setenv("WANDB_API_KEY", "secret-key-0123")
     config = tmp_path / "tiny.yaml"
     config.write_text(TINY)
@@ -90,15 +96,7 @@ def test_run_writes_offline_run_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 def test_leaderboard_logs_one_run_per_cell_and_a_summary_table(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch):
-    runs: list[_FakeRun] = []
-
-    def fake_init(**kwargs):
-        run = _FakeRun(**kwargs)
-        run.summary = _Summary()
-        runs.append(run)
-        return run
-
-    monkeypatch.setattr(wandb, "init", fake_init)
+    runs = _spy_on_wandb(monkeypatch)
     suite = tmp_path / "tiny.yaml"
     suite.write_text(
         "name: tiny\nseeds: 2\n"
