@@ -18,6 +18,10 @@ uncertainty: the known unreliability of predictions inside a context (Yu & Dayan
   units (Masse et al. 2018's context-dependent gating): the units of a context are kept, the others
   are damped by ``1 - gate_strength``. What one context uses is thereby protected from the updates
   of the next.
+- **Attention over outputs** (:class:`~.output_attention.OutputAttention`): inside a context only
+  the outputs whose labels it has shown compete in the loss, and at test time each output's
+  evidence is read relative to its own expected value and precision,
+  ``z''_k = (z_k - mu_k) / sqrt(v_k + eps)`` (class-incremental learning without replay).
 - **Encoding vs consolidation (Hasselmo 2006).** High ACh favours encoding: the plasticity factor is
   ``1 + encoding_gain * a_t``; low ACh favours consolidation and retrieval: the consolidation factor
   (which scales serotonin's anchor) is ``1 - a_t``.
@@ -29,6 +33,7 @@ import torch
 from torch import nn
 
 from .base import RunningStats, check_nonnegative, check_positive, check_rate
+from .output_attention import OutputAttention
 
 
 class Acetylcholine(nn.Module):
@@ -43,6 +48,8 @@ class Acetylcholine(nn.Module):
         gate_keep: float = 0.2,
         gate_strength: float = 1.0,
         encoding_gain: float = 0.5,
+        output_rate: float = 0.05,
+        output_eps: float = 1e-2,
         seed: int = 0,
     ):
         super().__init__()
@@ -53,6 +60,7 @@ class Acetylcholine(nn.Module):
         self.gate_strength = check_rate("gate_strength", gate_strength, allow_zero=True)
         self.encoding_gain = check_nonnegative("encoding_gain", encoding_gain)
         self.seed = int(seed)
+        self.outputs = OutputAttention(rate=output_rate, eps=output_eps)
         self.stats = nn.ModuleDict()  # context id -> RunningStats
         self.register_buffer("level", torch.tensor(0.0))
         self.register_buffer("context", torch.tensor(0, dtype=torch.long))
@@ -87,6 +95,7 @@ class Acetylcholine(nn.Module):
     def switch_context(self) -> int:
         """Advance the inferred context (called when NA declares an unexpected change)."""
         self.context.add_(1)
+        self.outputs.reset()
         return int(self.context)
 
     def na_threshold(self, base_threshold: float) -> torch.Tensor:

@@ -51,7 +51,8 @@ OPTIONS = {
     "dopamine": {"mode": "auto", "reward": "correct", "scope": "sample"},
     "noradrenaline": {"signal": "auto", "effects": ("plasticity", "gain", "exploration", "reset"),
                       "dopamine_boost": 1.0},
-    "acetylcholine": {"signal": "auto", "gating": True, "context": "auto"},
+    "acetylcholine": {"signal": "auto", "gating": True, "context": "auto", "outputs": "all",
+                      "readout": "raw"},
     "serotonin": {"opponent": 0.5, "inhibition": True},
 }
 CHOICES = {
@@ -61,6 +62,8 @@ CHOICES = {
     ("noradrenaline", "signal"): ("auto", "rpe", "loss", "entropy"),
     ("acetylcholine", "signal"): ("auto", "rpe", "loss", "entropy"),
     ("acetylcholine", "context"): ("auto", "task", "inferred"),
+    ("acetylcholine", "outputs"): ("all", "attended"),
+    ("acetylcholine", "readout"): ("raw", "precision"),
 }
 NA_EFFECT_TERMS = {"plasticity": ("plasticity", "NA/level"), "gain": ("gain", "NA/level"),
                    "exploration": ("temperature", "NA/explore"), "reset": ("reset", "NA/release")}
@@ -101,7 +104,10 @@ class NeuromodulationPlugin(ModulatorPlugin):
         ``dopamine_boost`` (how much NA scales DA's plasticity gain).
     :param acetylcholine: parameters of ``Acetylcholine`` plus ``signal``, ``gating`` (context
         gates on hidden units) and ``context`` (``task`` labels, ``inferred`` from NA's change
-        detections, or ``auto``: task labels once a non-zero one is seen).
+        detections, or ``auto``: task labels once a non-zero one is seen), ``outputs``
+        (``attended``: only the outputs whose labels the current context has shown compete in
+        the loss) and ``readout`` (``precision``: at evaluation each output's evidence is
+        standardised by its own running statistics); both act on single-head models only.
     :param serotonin: parameters of ``Serotonin`` plus ``opponent`` (how much 5-HT damps DA's
         plasticity) and ``inhibition`` (learnt No-Go bias in reward-driven strategies).
     :param integration: learning variables declared as data (see
@@ -316,6 +322,9 @@ class NeuromodulationPlugin(ModulatorPlugin):
         self._gain = self._gain.to(strategy.device)
         if self._uses_hidden_hooks():
             self._attach(strategy.model)
+        ach = self._get("acetylcholine")
+        if ach is not None:
+            ach.outputs.reset()  # a new experience is a new context for output attention
         ht = self._get("serotonin")
         if ht is not None:
             named = [(n, p) for n, p in strategy.model.named_parameters() if p.requires_grad]
@@ -362,11 +371,30 @@ class NeuromodulationPlugin(ModulatorPlugin):
     def before_eval_forward(self, strategy, **kwargs):
         self._set_contexts(strategy)
 
+    def _output_attention(self) -> tuple[bool, bool]:
+        """(mask in training, precision read-out in evaluation), single-head models only."""
+        options = self.options.get("acetylcholine")
+        if options is None or self._task_mode:
+            return False, False
+        return options["outputs"] == "attended", options["readout"] == "precision"
+
+    def after_eval_forward(self, strategy, **kwargs):
+        _, readout = self._output_attention()
+        if readout and not is_reward_driven(strategy):
+            ach = self._get("acetylcholine")
+            strategy.mb_output = ach.outputs.readout(strategy.mb_output)
+
     def after_forward(self, strategy, **kwargs):
         self._step_losses = None
         da, na = self._get("dopamine"), self._get("noradrenaline")
         ach, ht = self._get("acetylcholine"), self._get("serotonin")
         reward_mode = is_reward_driven(strategy)
+        if ach is not None and not reward_mode:
+            attend, readout = self._output_attention()
+            if attend or readout:
+                ach.outputs.observe(strategy.mb_output, strategy.mb_y)
+            if attend:
+                strategy.mb_output = ach.outputs.mask(strategy.mb_output, strategy.mb_y)
         if da is not None:
             self._dopamine_step(strategy, da, ht)
         if na is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .presets import build_plugins, load_preset
+from .presets import PresetError, build_plugins, load_preset
 from .reward import RewardDrivenStrategy
 
 
@@ -15,6 +15,9 @@ class NeuromodulatedStrategy(RewardDrivenStrategy):
     added before the user's ``plugins``. ``learning`` selects supervised learning (default) or
     reward-driven actor-critic learning (see :class:`RewardDrivenStrategy`, whose keyword
     arguments are accepted too).
+
+    A preset's ``memory: {size: N}`` adds Avalanche's ``ReplayPlugin`` with ``N`` stored samples
+    (balanced over experiences, as Avalanche's ``Replay``), for supervised learning only.
 
     :param preset: preset name, path or dict.
     :param modulators: per-modulator parameter overrides, e.g.
@@ -34,5 +37,13 @@ class NeuromodulatedStrategy(RewardDrivenStrategy):
     ):
         self.preset = load_preset(preset)
         self.modulator_plugins = build_plugins(self.preset, overrides=modulators)
+        memory = []
+        if self.preset.get("memory") is not None:
+            if learning != "supervised":
+                raise PresetError(f"preset {self.preset.get('name')!r}: memory (replay) is for "
+                                  "supervised learning")
+            from avalanche.training.plugins import ReplayPlugin
+
+            memory = [ReplayPlugin(mem_size=self.preset["memory"]["size"])]
         super().__init__(model=model, optimizer=optimizer, learning=learning,
-                         plugins=[*self.modulator_plugins, *(plugins or [])], **kwargs)
+                         plugins=[*self.modulator_plugins, *memory, *(plugins or [])], **kwargs)

@@ -18,7 +18,8 @@ from typing import Any
 import yaml
 
 MODULATORS = ("dopamine", "noradrenaline", "acetylcholine", "serotonin")
-PRESET_KEYS = {"name", "description", "modulators", "integration", "baseline", "selection"}
+PRESET_KEYS = {"name", "description", "modulators", "integration", "baseline", "selection",
+               "memory"}
 
 
 class PresetError(ValueError):
@@ -59,6 +60,16 @@ def validate_preset(data: Any, *, source: str) -> dict:
             raise PresetError(f"{source}: baseline must be a mapping with class and args")
         if modulators:
             raise PresetError(f"{source}: a preset has either modulators or a baseline")
+    memory = data.get("memory")
+    if memory is not None:
+        size = memory.get("size") if isinstance(memory, dict) else None
+        if not isinstance(memory, dict) or set(memory) != {"size"} or isinstance(size, bool) \
+                or not isinstance(size, int) or size < 1:
+            raise PresetError(f"{source}: memory must be a mapping {{size: N}} with N a positive "
+                              f"integer (stored samples), got {memory!r}")
+        if baseline is not None:
+            raise PresetError(f"{source}: memory is for modulator presets; a baseline sets its "
+                              "own (e.g. Replay's mem_size)")
     integration = data.get("integration")
     if integration is not None:
         from ..modulators.integration import IntegrationError, validate_integration
