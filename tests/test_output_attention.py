@@ -11,6 +11,7 @@ import io
 import pytest
 import torch
 from avalanche.benchmarks import nc_benchmark
+from avalanche.core import SupervisedPlugin
 from avalanche.evaluation.metrics import accuracy_metrics
 from avalanche.training import Naive
 from avalanche.training.plugins import EvaluationPlugin
@@ -161,11 +162,14 @@ def test_state_round_trips_and_old_checkpoints_still_load() -> None:
     assert legacy.outputs.attended.numel() == 0
 
 
-def test_switching_context_resets_attention() -> None:
+def test_an_inferred_context_switch_leaves_output_attention_alone() -> None:
+    # NA declares changes a few steps into a new experience: were output attention to restart
+    # there, the new experience's own labels would count as familiar and go unmasked
     ach = Acetylcholine()
+    ach.outputs.reset()
     ach.outputs.observe(torch.zeros(2, 3), torch.tensor([0, 1]))
     ach.switch_context()
-    assert not bool(ach.outputs.attended.any())
+    assert ach.outputs.novel().tolist() == [True, True, False]
 
 
 # =================================================================== plugin in a strategy
@@ -220,6 +224,26 @@ def test_attention_leaves_earlier_outputs_untouched_without_momentum(blobs) -> N
     assert not torch.equal(snaps[0][4:], snaps[2][4:])  # the current context's rows do learn
     _, naive = _run(blobs, [])
     assert not torch.equal(naive[0][:2], naive[2][:2])
+
+
+class _SwitchMidExperience(SupervisedPlugin):
+    """Declare an inferred context change a few steps into each experience, as NA does."""
+
+    def __init__(self, neuromodulation):
+        super().__init__()
+        self.neuromodulation = neuromodulation
+
+    def after_training_iteration(self, strategy, **kwargs):
+        if strategy.clock.train_exp_iterations == 3:
+            self.neuromodulation.modulators["acetylcholine"].switch_context()
+
+
+def test_na_switches_inside_an_experience_do_not_unmask_its_labels(blobs) -> None:
+    plugin = _attention()
+    _, snaps = _run(blobs, [plugin, _SwitchMidExperience(plugin)])
+    assert int(plugin.modulators["acetylcholine"].context) >= 3
+    assert torch.equal(snaps[0][:2], snaps[2][:2])
+    assert torch.equal(snaps[1][2:4], snaps[2][2:4])
 
 
 def test_attention_and_readout_beat_naive_on_class_incremental_blobs(blobs) -> None:

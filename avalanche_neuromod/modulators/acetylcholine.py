@@ -95,7 +95,6 @@ class Acetylcholine(nn.Module):
     def switch_context(self) -> int:
         """Advance the inferred context (called when NA declares an unexpected change)."""
         self.context.add_(1)
-        self.outputs.reset()
         return int(self.context)
 
     def na_threshold(self, base_threshold: float) -> torch.Tensor:
