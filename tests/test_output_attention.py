@@ -265,3 +265,19 @@ def test_readout_acts_in_evaluation_only_and_options_are_checked(blobs) -> None:
         NeuromodulationPlugin(acetylcholine=dict(outputs="some"))
     with pytest.raises(ModulatorConfigError, match="readout"):
         NeuromodulationPlugin(acetylcholine=dict(readout="softmax"))
+
+
+@pytest.mark.cuda
+def test_output_attention_on_cuda_matches_cpu() -> None:
+    logits = torch.randn(16, 6, generator=torch.Generator().manual_seed(0))
+    labels = torch.tensor([0, 1] * 8)
+    cpu, gpu = OutputAttention(), OutputAttention().to("cuda")
+    for att, device in ((cpu, "cpu"), (gpu, "cuda")):
+        att.observe(logits.to(device), labels.to(device))
+        att.reset()
+        att.observe(logits.to(device), (labels + 2).to(device))
+    assert gpu.mean.is_cuda and gpu.familiar.is_cuda
+    masked = gpu.mask(logits.cuda(), (labels + 2).cuda())
+    assert masked.is_cuda
+    assert torch.allclose(masked.cpu(), cpu.mask(logits, labels + 2))
+    assert torch.allclose(gpu.readout(logits.cuda()).cpu(), cpu.readout(logits), atol=1e-5)
