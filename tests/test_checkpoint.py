@@ -42,7 +42,7 @@ SUITE = {
                     "args": {"cued": True, "rules": ["A", "B", "X", "Y"], "trials_per_rule": 64,
                              "test_trials": 32, "noise": 0.5}}],
     "strategies": ["naive", "full", EWC, "si", "lwf", "mas", "gem", "cumulative", "replay",
-                   "agem", "joint"],
+                   "agem", "joint", "full-class"],
 }
 # the subprocess run: more and longer experiences, so that the kill lands mid-stream
 LONG_ARGS = {"cued": True, "rules": ["A", "B", "X", "Y", "A", "B", "X", "Y"],
@@ -87,7 +87,7 @@ def interrupted_run(cell, checkpoint_dir: Path, monkeypatch, *, after: int) -> N
     assert load_checkpoint(checkpoint_path(checkpoint_dir, cell))["experience"] == after
 
 
-RESUMABLE = ["naive", "full", "ewc", "si", "lwf", "mas", "gem", "cumulative"]
+RESUMABLE = ["naive", "full", "ewc", "si", "lwf", "mas", "gem", "cumulative", "full-class"]
 
 
 @pytest.mark.parametrize("strategy", RESUMABLE)
