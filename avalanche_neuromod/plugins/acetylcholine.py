@@ -17,6 +17,11 @@ class AcetylcholinePlugin(NeuromodulationPlugin):
       in training and evaluation, so what one context uses is protected from the next. The
       context is the task label in cued streams and an index that noradrenaline's change
       detections advance otherwise (``context="auto"``);
+    - **attention over outputs** (``outputs="attended"``, ``readout="precision"``, for
+      class-incremental learning): samples of labels new in an experience compete only among the
+      new outputs, and at test time each output is read as ``(z_k - mu_k) / sqrt(v_k + eps)``
+      with running statistics of its own-class logit
+      (:class:`~avalanche_neuromod.modulators.output_attention.OutputAttention`);
     - **encoding**: plasticity ``1 + encoding_gain * a_t`` (high ACh favours encoding new input);
     - with noradrenaline (in :class:`NeuromodulationPlugin`): NA's threshold rises with ACh,
       ``threshold * (1 + threshold_gain * a / (0.5 + a))`` (Yu & Dayan 2005); with serotonin,

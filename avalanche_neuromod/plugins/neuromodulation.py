@@ -12,8 +12,10 @@ hook                what happens
 ==================  ======================================================================
 before_forward      hidden-unit gain (NA, global) x context gates (ACh, per unit);
                     policy temperature (exploration); No-Go bias (5-HT inhibition)
-after_forward       DA: RPE ``delta = r - V``; NA: surprise -> phasic level;
-                    ACh: expected uncertainty, context; 5-HT: tonic level; then the variables
+after_forward       ACh: attention over outputs (mask before the loss); DA: RPE
+                    ``delta = r - V``; NA: surprise -> phasic level; ACh: expected
+                    uncertainty, context; 5-HT: tonic level; then the variables
+after_eval_forward  ACh: precision-weighted read-out of the outputs
 before_backward     DA's per-sample plasticity reweights the loss
 after_backward      5-HT: DA-gated importance, anchor penalty gradient
 before/after_update plasticity scales the optimizer's update; NA's burst resets the read-out
@@ -105,9 +107,10 @@ class NeuromodulationPlugin(ModulatorPlugin):
     :param acetylcholine: parameters of ``Acetylcholine`` plus ``signal``, ``gating`` (context
         gates on hidden units) and ``context`` (``task`` labels, ``inferred`` from NA's change
         detections, or ``auto``: task labels once a non-zero one is seen), ``outputs``
-        (``attended``: only the outputs whose labels the current context has shown compete in
-        the loss) and ``readout`` (``precision``: at evaluation each output's evidence is
-        standardised by its own running statistics); both act on single-head models only.
+        (``attended``: a sample whose label is new in this experience competes only among the
+        new outputs in the loss; samples of familiar labels keep every output) and
+        ``readout`` (``precision``: at evaluation each output's evidence is standardised by its
+        own running statistics); both act on single-head models only.
     :param serotonin: parameters of ``Serotonin`` plus ``opponent`` (how much 5-HT damps DA's
         plasticity) and ``inhibition`` (learnt No-Go bias in reward-driven strategies).
     :param integration: learning variables declared as data (see
