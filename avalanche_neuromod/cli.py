@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     board = sub.add_parser("leaderboard", help="run a suite (resumes: finished cells are kept)")
     board.add_argument("suite", help="suite YAML file, or the name of one in benchmarks/")
     board.add_argument("--seeds", help="number of seeds, or a comma list of seeds")
+    board.add_argument("--strategies", help="comma list of strategy labels: run only their cells "
+                       "(the suite's other cells stay as they are; resume works across parts)")
     board.add_argument("--workers", type=int, default=1, help="local worker processes (CPU)")
     board.add_argument("--out", default=None,
                        help="output folder (default reports/leaderboard/<suite>)")
@@ -169,7 +171,8 @@ def _leaderboard(args, argv) -> int:
         raise ConfigError(f"--workers: must be >= 1, got {args.workers}")
     engine_options = _engine_options(args)
     seeds = _seeds(args.seeds) if args.seeds is not None else None
-    suite = load_suite(args.suite, seeds=seeds)
+    strategies = _csv(args.strategies) if args.strategies is not None else None
+    suite = load_suite(args.suite, seeds=seeds, strategies=strategies)
     out = Path(args.out) if args.out else Path("reports") / "leaderboard" / suite["name"]
     from .casestudy import resolve_device
 

@@ -224,6 +224,8 @@ CLI_CASES = [
     pytest.param({}, ["--seeds", "0"], "seeds", id="cli-seeds-0"),
     pytest.param({}, ["--seeds", "x"], "--seeds", id="cli-seeds-x"),
     pytest.param({}, ["--workers", "0"], "--workers", id="cli-workers-0"),
+    pytest.param({}, ["--strategies", "naive,ewc"], "--strategies", id="cli-strategies-unknown"),
+    pytest.param({}, ["--strategies", ","], "--strategies", id="cli-strategies-empty"),
     pytest.param({}, ["--device", "cuda"], "device", id="device-cuda-without-gpu",
                  marks=NO_CUDA),
     pytest.param({}, ["--device", "tpu"], "device", id="device-unknown"),
@@ -402,6 +404,25 @@ def test_resume_runs_exactly_the_missing_cell(tmp_path, monkeypatch):
     ran.clear()
     assert run_suite(suite, out_dir=out, workers=1, progress=False)["ran"] == 0
     assert ran == []
+
+
+def test_a_suite_run_in_parts_by_strategy_and_seed_fills_one_results_file(tmp_path, capsys,
+                                                                         monkeypatch):
+    """``--strategies`` and ``--seeds`` pick cells without changing their keys: the parts
+    (as two processes or two sessions would run them) add up to the whole suite, once each."""
+    full = [c.key for c in suite_cells(load_suite(tiny()))]
+    part = suite_cells(load_suite(tiny(), strategies=["full"]))
+    assert [c.key for c in part] == [k for k in full if "|full|" in k]
+    path = write_suite(tmp_path / "suite.yaml", tiny())
+    out = tmp_path / "out"
+    ran = spy_cells(monkeypatch)
+    args = ["leaderboard", str(path), "--out", str(out), "--no-progress"]
+    assert main([*args, "--strategies", "full", "--seeds", "1,"]) == 0
+    assert main([*args, "--strategies", "naive,full"]) == 0
+    capsys.readouterr()
+    assert ran[0] == next(k for k in full if "|full|1|" in k)
+    assert sorted(ran) == sorted(full)  # three cells in the second part, none twice
+    assert Counter(keys_of(out / "results.jsonl")) == Counter(full)
 
 
 def test_resume_after_a_torn_write_reruns_that_cell_once(tmp_path, monkeypatch):

@@ -114,8 +114,12 @@ def _check_budget(budget: dict, *, field: str) -> dict:
     return budget
 
 
-def load_suite(source: str | Path | dict, *, seeds=None) -> dict:
-    """Read (YAML path, or a name of ``benchmarks/<name>.yaml``) and validate a suite."""
+def load_suite(source: str | Path | dict, *, seeds=None, strategies=None) -> dict:
+    """Read (YAML path, or a name of ``benchmarks/<name>.yaml``) and validate a suite.
+
+    ``seeds`` (a count or a list) replaces the file's seeds; ``strategies`` (labels) keeps only
+    those strategies' cells. Neither changes a cell's key, so a suite run in parts (by seeds or by
+    strategies, in several processes or sessions) fills one ``results.jsonl``."""
     if isinstance(source, dict):
         data, where = copy.deepcopy(source), "suite"
     else:
@@ -190,9 +194,30 @@ def load_suite(source: str | Path | dict, *, seeds=None) -> dict:
     for bench in resolved:
         if bench["strategies"] is None:
             bench["strategies"] = suite_strategies
+    if strategies is not None:
+        resolved, suite_strategies = _keep_strategies(resolved, suite_strategies, strategies,
+                                                      where=where)
     return {"name": name, "description": data.get("description", ""), "seeds": seed_list,
             "learning": learning, "benchmarks": resolved,
             "strategies": [s["label"] for s in suite_strategies], "source": where}
+
+
+def _keep_strategies(benchmarks: list[dict], suite_strategies: list[dict], keep,
+                     *, where: str) -> tuple[list[dict], list[dict]]:
+    """Only the cells of the strategies labelled in ``keep``; benchmarks left without any go."""
+    known = {s["label"] for b in benchmarks for s in b["strategies"]}
+    if not isinstance(keep, (list, tuple)) or not keep:
+        raise ConfigError("--strategies: must be a non-empty list of strategy labels")
+    unknown = [k for k in keep if k not in known]
+    if unknown:
+        raise ConfigError(f"--strategies: {unknown[0]!r} is not a strategy of {where}; choose "
+                          f"from {', '.join(sorted(known))}")
+    kept = []
+    for bench in benchmarks:
+        own = [s for s in bench["strategies"] if s["label"] in keep]
+        if own:
+            kept.append({**bench, "strategies": own})
+    return kept, [s for s in suite_strategies if s["label"] in keep]
 
 
 def _labels(entries) -> list[str]:
