@@ -18,6 +18,17 @@ uncertainty: the known unreliability of predictions inside a context (Yu & Dayan
   units (Masse et al. 2018's context-dependent gating): the units of a context are kept, the others
   are damped by ``1 - gate_strength``. What one context uses is thereby protected from the updates
   of the next.
+  A context is left only after ACh has observed it for ``min_dwell`` steps (it has formed an
+  expectation of it), so the prolonged error that follows a change declares one change, not many.
+- **Context recall without cues.** When contexts were inferred (no task labels), a test input does
+  not say which context it belongs to. ACh is the uncertainty *within* a context (Yu & Dayan
+  2005), so a sample is read through the known context under whose gates its prediction is the
+  least uncertain,
+
+      c*(x) = argmin_c H(softmax(f(x; g_c))),   H(p) = -sum_k p_k log p_k,
+
+  one forward pass per known context (one-shot entropy inference, as in Wortsman et al. 2020's
+  supermasks in superposition). Nothing about inputs is stored: only the gates are reused.
 - **Attention over outputs** (:class:`~.output_attention.OutputAttention`): inside a context only
   the outputs whose labels it has shown compete in the loss, and at test time each output's
   evidence is read relative to its own expected value and precision,
@@ -50,6 +61,7 @@ class Acetylcholine(nn.Module):
         encoding_gain: float = 0.5,
         output_rate: float = 0.05,
         output_eps: float = 1e-2,
+        min_dwell: int = 0,
         seed: int = 0,
     ):
         super().__init__()
@@ -59,6 +71,9 @@ class Acetylcholine(nn.Module):
         self.gate_keep = check_rate("gate_keep", gate_keep)
         self.gate_strength = check_rate("gate_strength", gate_strength, allow_zero=True)
         self.encoding_gain = check_nonnegative("encoding_gain", encoding_gain)
+        if isinstance(min_dwell, bool) or not isinstance(min_dwell, int) or min_dwell < 0:
+            raise ValueError(f"min_dwell must be an integer >= 0, got {min_dwell!r}")
+        self.min_dwell = min_dwell
         self.seed = int(seed)
         self.outputs = OutputAttention(rate=output_rate, eps=output_eps)
         self.stats = nn.ModuleDict()  # context id -> RunningStats
@@ -91,6 +106,35 @@ class Acetylcholine(nn.Module):
             if key.startswith(head):
                 self._context_stats(int(key[len(head):].split(".", 1)[0]))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def known_contexts(self) -> list[int]:
+        """The contexts that have been observed (each has its own statistics), in order."""
+        return sorted(int(key) for key in self.stats)
+
+    @staticmethod
+    def recall(logits: torch.Tensor) -> torch.Tensor:
+        """Per sample, the index of the least uncertain context, ``argmin_c H(softmax(z_c))``.
+
+        :param logits: ``[K, B, C]``, the outputs of ``B`` samples under each of ``K`` contexts.
+        :return: ``[B]`` long indices into the first dimension (ties go to the lower index).
+        """
+        if logits.dim() != 3 or logits.shape[0] == 0:
+            raise ValueError("logits must be [contexts, batch, outputs], got "
+                             f"{tuple(logits.shape)}")
+        logp = torch.log_softmax(logits.detach().float(), dim=-1)
+        entropy = -(logp.exp() * logp).sum(-1)  # [K, B]
+        return torch.nan_to_num(entropy, nan=float("inf")).argmin(0)
+
+    def may_switch(self) -> bool:
+        """Whether the current context can be left: ACh has observed it for ``min_dwell`` steps.
+
+        Right after a change the prediction error stays high for a while; without a dwell each of
+        those steps would declare another change and split one context into several.
+        """
+        if self.min_dwell == 0:
+            return True
+        key = str(int(self.context))
+        return key in self.stats and int(self.stats[key].count) >= self.min_dwell
 
     def switch_context(self) -> int:
         """Advance the inferred context (called when NA declares an unexpected change)."""

@@ -15,7 +15,8 @@ before_forward      hidden-unit gain (NA, global) x context gates (ACh, per unit
 after_forward       ACh: attention over outputs (mask before the loss); DA: RPE
                     ``delta = r - V``; NA: surprise -> phasic level; ACh: expected
                     uncertainty, context; 5-HT: tonic level; then the variables
-after_eval_forward  ACh: precision-weighted read-out of the outputs
+after_eval_forward  ACh: per-sample context recall (inferred contexts); precision-weighted
+                    read-out of the outputs
 before_backward     DA's per-sample plasticity reweights the loss
 after_backward      5-HT: DA-gated importance, anchor penalty gradient
 before/after_update plasticity scales the optimizer's update; NA's burst resets the read-out
@@ -31,6 +32,7 @@ from __future__ import annotations
 import copy
 
 import torch
+from avalanche.models.utils import avalanche_forward
 from torch import nn
 
 from ..modulators import Acetylcholine, Dopamine, Noradrenaline, Serotonin
@@ -54,7 +56,7 @@ OPTIONS = {
     "noradrenaline": {"signal": "auto", "effects": ("plasticity", "gain", "exploration", "reset"),
                       "dopamine_boost": 1.0},
     "acetylcholine": {"signal": "auto", "gating": True, "context": "auto", "outputs": "all",
-                      "readout": "raw"},
+                      "readout": "raw", "recall": "current"},
     "serotonin": {"opponent": 0.5, "inhibition": True},
 }
 CHOICES = {
@@ -66,6 +68,7 @@ CHOICES = {
     ("acetylcholine", "context"): ("auto", "task", "inferred"),
     ("acetylcholine", "outputs"): ("all", "attended"),
     ("acetylcholine", "readout"): ("raw", "precision"),
+    ("acetylcholine", "recall"): ("current", "entropy"),
 }
 NA_EFFECT_TERMS = {"plasticity": ("plasticity", "NA/level"), "gain": ("gain", "NA/level"),
                    "exploration": ("temperature", "NA/explore"), "reset": ("reset", "NA/release")}
@@ -110,7 +113,9 @@ class NeuromodulationPlugin(ModulatorPlugin):
         (``attended``: a sample whose label is new in this experience competes only among the
         new outputs in the loss; samples of familiar labels keep every output) and
         ``readout`` (``precision``: at evaluation each output's evidence is standardised by its
-        own running statistics); both act on single-head models only.
+        own running statistics); both act on single-head models only; ``recall`` (which
+        context's gates read a test sample when contexts were inferred: the ``current`` one,
+        or per sample the known context whose prediction has the least ``entropy``).
     :param serotonin: parameters of ``Serotonin`` plus ``opponent`` (how much 5-HT damps DA's
         plasticity) and ``inhibition`` (learnt No-Go bias in reward-driven strategies).
     :param integration: learning variables declared as data (see
@@ -175,6 +180,7 @@ class NeuromodulationPlugin(ModulatorPlugin):
         self._task_mode = False
         self._step_losses: torch.Tensor | None = None
         self._param_cache: tuple | None = None
+        self.recalled: torch.Tensor | None = None  # ACh's recalled context per sample (eval)
 
     # ------------------------------------------------------------------ helpers
     def _get(self, name: str):
@@ -381,7 +387,35 @@ class NeuromodulationPlugin(ModulatorPlugin):
             return False, False
         return options["outputs"] == "attended", options["readout"] == "precision"
 
+    def _recalling(self) -> bool:
+        options = self.options.get("acetylcholine")
+        return bool(options and options["gating"] and options["recall"] == "entropy"
+                    and options["context"] != "task" and not self._task_mode)
+
+    @torch.no_grad()
+    def _recall_contexts(self, strategy) -> None:
+        """Read each sample through the known context whose prediction is least uncertain."""
+        ach = self._get("acetylcholine")
+        known = ach.known_contexts()
+        if len(known) < 2 or strategy.mb_output.dim() != 2:
+            return
+        current = int(self._contexts.reshape(-1)[0]) if self._contexts is not None else None
+        outputs = []
+        for context in known:
+            if context == current:
+                outputs.append(strategy.mb_output)
+                continue
+            self._contexts = torch.tensor(context)
+            outputs.append(avalanche_forward(strategy.model, strategy.mb_x, strategy.mb_task_id))
+        logits = torch.stack(outputs)  # [K, B, C]
+        index = ach.recall(logits)
+        self._contexts = torch.tensor(known, device=index.device)[index]
+        self.recalled = self._contexts
+        strategy.mb_output = logits[index, torch.arange(logits.shape[1], device=index.device)]
+
     def after_eval_forward(self, strategy, **kwargs):
+        if self._recalling():
+            self._recall_contexts(strategy)
         _, readout = self._output_attention()
         if readout and not is_reward_driven(strategy):
             ach = self._get("acetylcholine")
@@ -408,7 +442,7 @@ class NeuromodulationPlugin(ModulatorPlugin):
         if ach is not None:
             u = self._error_signal(strategy, self.options["acetylcholine"]["signal"])
             inferred = not self._task_mode and self.options["acetylcholine"]["context"] != "task"
-            if inferred and na is not None and float(na.release) > 0.5:
+            if inferred and na is not None and float(na.release) > 0.5 and ach.may_switch():
                 ach.switch_context()
                 self._contexts = ach.context.reshape(())
             context = None if self._task_mode else int(ach.context)
