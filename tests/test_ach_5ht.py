@@ -196,11 +196,56 @@ def test_ach_gate_is_deterministic_in_seed_context_units() -> None:
         (dict(gate_strength=1.1), "gate_strength"),
         (dict(encoding_gain=-1.0), "encoding_gain"),
         (dict(encoding_gain=float("nan")), "encoding_gain"),
+        (dict(min_dwell=-1), "min_dwell"),
+        (dict(min_dwell=2.5), "min_dwell"),
+        (dict(min_dwell=True), "min_dwell"),
     ],
 )
 def test_ach_bad_params(kwargs: dict, name: str) -> None:
     with pytest.raises(ValueError, match=name):
         Acetylcholine(**kwargs)
+
+
+def test_ach_recall_picks_the_least_uncertain_context_per_sample() -> None:
+    # 3 contexts x 4 samples x 5 outputs; sample i is confident under context want[i]
+    want = torch.tensor([2, 0, 1, 2])
+    logits = torch.zeros(3, 4, 5)
+    for i, c in enumerate(want.tolist()):
+        logits[c, i, i % 5] = 6.0
+    logits[(want[0] + 1) % 3, 0, 1] = 3.0  # less confident than under its own context
+    assert torch.equal(Acetylcholine.recall(logits), want)
+    # entropy, not the largest logit: a flat shift of every logit changes nothing
+    assert torch.equal(Acetylcholine.recall(logits + torch.tensor([5.0, 0.0, -5.0])[:, None, None]),
+                       want)
+
+
+def test_ach_recall_ties_and_non_finite_outputs() -> None:
+    logits = torch.zeros(2, 3, 4)  # every context equally uncertain: the first one
+    assert Acetylcholine.recall(logits).tolist() == [0, 0, 0]
+    logits[0, 1] = float("nan")  # a diverged context is never recalled
+    logits[1, 1, 0] = 1.0
+    assert Acetylcholine.recall(logits).tolist() == [0, 1, 0]
+
+
+@pytest.mark.parametrize("shape", [(4, 5), (0, 3, 5), (2, 3, 4, 5)])
+def test_ach_recall_rejects_bad_shapes(shape) -> None:
+    with pytest.raises(ValueError, match="contexts, batch, outputs"):
+        Acetylcholine.recall(torch.zeros(shape))
+
+
+def test_ach_known_contexts_and_min_dwell() -> None:
+    ach = Acetylcholine(min_dwell=3)
+    assert ach.known_contexts() == [] and not ach.may_switch()  # context 0 not observed yet
+    for step in range(3):
+        assert ach.may_switch() is (step >= 3)
+        ach.observe(torch.tensor(1.0))
+    assert ach.may_switch()
+    ach.switch_context()
+    assert not ach.may_switch()  # the new context must be observed min_dwell times first
+    ach.observe(torch.tensor(2.0))
+    assert ach.known_contexts() == [0, 1] and not ach.may_switch()
+    free = Acetylcholine()  # min_dwell 0: any step may switch (the behaviour of `full`)
+    assert free.may_switch()
 
 
 def test_ach_edge_params_are_allowed() -> None:

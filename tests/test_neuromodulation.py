@@ -24,6 +24,7 @@ from avalanche_neuromod.modulators.integration import (
 from avalanche_neuromod.plugins import (
     AcetylcholinePlugin,
     DopaminePlugin,
+    ModulatorConfigError,
     NeuromodulationPlugin,
     NoradrenalinePlugin,
     SerotoninPlugin,
@@ -110,6 +111,87 @@ def test_acetylcholine_expected_uncertainty_per_context_and_gates():
     assert int((g0 == 1).sum()) == 10 and int((g0 == 0).sum()) == 30
     assert torch.equal(g0, ach.gate(0, 40)) and not torch.equal(g0, g1)
     assert float(ach.na_threshold(3.0)) == pytest.approx(3.0)  # level 0 after the switch
+
+
+def _eval_batch(plugin, model, x):
+    from types import SimpleNamespace
+
+    strategy = SimpleNamespace(model=model, mb_x=x, mbatch=[x, torch.zeros(len(x)).long(),
+                                                            torch.zeros(len(x)).long()])
+    strategy.mb_task_id = strategy.mbatch[2]
+    plugin.before_eval_exp(strategy)
+    plugin.before_eval_forward(strategy)
+    with torch.no_grad():
+        strategy.mb_output = model(x)
+    plugin.after_eval_forward(strategy)
+    return strategy.mb_output
+
+
+def test_recall_reads_each_sample_through_its_least_uncertain_context():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(),
+                          nn.Linear(16, 4)).eval()
+    plugin = NeuromodulationPlugin(acetylcholine=dict(recall="entropy", gate_keep=0.5))
+    ach = plugin.modulators["acetylcholine"]
+    for _ in range(2):  # contexts 0, 1, 2 observed; the learner is in context 2
+        ach.observe(torch.tensor(1.0))
+        ach.switch_context()
+    ach.observe(torch.tensor(1.0))
+    x = 3 * torch.randn(32, 6)
+    out = _eval_batch(plugin, model, x)
+    # brute force: the output under each context's gates, and the least uncertain per sample
+    per_context = []
+    for c in (0, 1, 2):
+        plugin._contexts = torch.tensor(c)
+        with torch.no_grad():
+            per_context.append(model(x))
+    stacked = torch.stack(per_context)
+    p = stacked.softmax(-1)
+    best = (-(p * p.log()).sum(-1)).argmin(0)
+    assert len(best.unique()) > 1  # the samples do not all recall the same context
+    assert torch.equal(plugin.recalled, best)
+    assert torch.allclose(out, stacked[best, torch.arange(32)])
+    # `current` (the default) reads every sample through the context the learner is in
+    plugin.options["acetylcholine"]["recall"] = "current"
+    assert torch.allclose(_eval_batch(plugin, model, x), stacked[2])
+    with pytest.raises(ModulatorConfigError, match="recall must be one of current, entropy"):
+        NeuromodulationPlugin(acetylcholine=dict(recall="oracle"))
+    with pytest.raises(ModulatorConfigError, match="min_dwell"):
+        NeuromodulationPlugin(acetylcholine=dict(min_dwell=-5))
+
+
+def test_recall_recovers_earlier_permutations_without_task_labels(mnist_root):
+    # Two permutations of MNIST, no task labels: NA declares one change, ACh opens a second
+    # context, and at test time each sample is read through the context it belongs to.
+    from avalanche_neuromod.benchmarks import get_benchmark
+
+    bm = get_benchmark("permuted_mnist", n_experiences=2, seed=0, train_samples=6000,
+                       dataset_root=mnist_root)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 128),
+                          nn.ReLU(), nn.Linear(128, 10))
+    plugin = NeuromodulationPlugin(
+        noradrenaline=dict(threshold=6.0, effects=["plasticity"]),
+        acetylcholine=dict(min_dwell=20, threshold_gain=0.0, gate_keep=0.3, recall="entropy"),
+        serotonin={})
+    evaluator = EvaluationPlugin(accuracy_metrics(experience=True), loggers=[])
+    strategy = Naive(model=model, optimizer=torch.optim.SGD(model.parameters(), lr=0.05,
+                                                            momentum=0.9),
+                     criterion=nn.CrossEntropyLoss(), train_mb_size=64, train_epochs=1,
+                     eval_mb_size=1000, plugins=[plugin], evaluator=evaluator)
+    for experience in bm.train_stream:
+        strategy.train(experience)
+    ach = plugin.modulators["acetylcholine"]
+    assert ach.known_contexts() == [0, 1]  # one change declared, at the boundary
+
+    def first_permutation() -> float:
+        results = strategy.eval(bm.test_stream[:1])
+        return next(v for k, v in results.items() if k.startswith("Top1_Acc_Exp"))
+
+    recalled = first_permutation()
+    plugin.options["acetylcholine"]["recall"] = "current"
+    current = first_permutation()
+    assert recalled > 0.75 and current < 0.5, (recalled, current)
 
 
 def test_serotonin_dopamine_gated_importance_and_bounded_penalty():
