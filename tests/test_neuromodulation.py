@@ -23,6 +23,7 @@ from avalanche_neuromod.modulators.integration import (
 )
 from avalanche_neuromod.plugins import (
     AcetylcholinePlugin,
+    ContextRecall,
     DopaminePlugin,
     ModulatorConfigError,
     NeuromodulationPlugin,
@@ -174,7 +175,7 @@ def test_recall_recovers_earlier_permutations_without_task_labels(mnist_root):
         noradrenaline=dict(threshold=6.0, effects=["plasticity"]),
         acetylcholine=dict(min_dwell=20, threshold_gain=0.0, gate_keep=0.3, recall="entropy"),
         serotonin={})
-    evaluator = EvaluationPlugin(accuracy_metrics(experience=True), loggers=[])
+    evaluator = EvaluationPlugin(accuracy_metrics(experience=True), ContextRecall(), loggers=[])
     strategy = Naive(model=model, optimizer=torch.optim.SGD(model.parameters(), lr=0.05,
                                                             momentum=0.9),
                      criterion=nn.CrossEntropyLoss(), train_mb_size=64, train_epochs=1,
@@ -184,14 +185,21 @@ def test_recall_recovers_earlier_permutations_without_task_labels(mnist_root):
     ach = plugin.modulators["acetylcholine"]
     assert ach.known_contexts() == [0, 1]  # one change declared, at the boundary
 
-    def first_permutation() -> float:
-        results = strategy.eval(bm.test_stream[:1])
-        return next(v for k, v in results.items() if k.startswith("Top1_Acc_Exp"))
+    def first_permutation() -> tuple[float, dict]:
+        results = strategy.eval(bm.test_stream)
+        accuracy = results["Top1_Acc_Exp/eval_phase/test_stream/Task000/Exp000"]
+        return accuracy, {k.split("/")[2] + k[-1]: v for k, v in results.items()
+                          if k.startswith("Neuromod/ACh/recall")}
 
-    recalled = first_permutation()
+    recalled, recall = first_permutation()
+    # ContextRecall (logged to W&B with the other modulator signals): experience j is read
+    # through context j, almost every sample of it
+    assert recall["recall_context0"] == 0 and recall["recall_context1"] == 1, recall
+    assert recall["recall_purity0"] > 0.8 and recall["recall_purity1"] > 0.8, recall
     plugin.options["acetylcholine"]["recall"] = "current"
-    current = first_permutation()
+    current, _ = first_permutation()
     assert recalled > 0.75 and current < 0.5, (recalled, current)
+    assert plugin.recalled is None  # no recall with `current`
 
 
 def test_serotonin_dopamine_gated_importance_and_bounded_penalty():

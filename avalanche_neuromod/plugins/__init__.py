@@ -7,9 +7,9 @@ from .guard import GuardMetric, NumericalFaultError, NumericalGuardPlugin, insta
 from .neuromodulation import ModulatorConfigError, NeuromodulationPlugin
 from .noradrenaline import NoradrenalinePlugin
 from .serotonin import SerotoninPlugin
-from .signals import ModulatorSignals, modulator_signal_metrics
+from .signals import ContextRecall, ModulatorSignals, modulator_signal_metrics
 
-__all__ = ["AcetylcholinePlugin", "DopaminePlugin", "GuardMetric", "ModulatorConfigError",
-           "ModulatorPlugin", "ModulatorSignals", "NeuromodulationPlugin", "NoradrenalinePlugin",
-           "NumericalFaultError", "NumericalGuardPlugin", "SerotoninPlugin", "install_guard",
-           "modulator_signal_metrics"]
+__all__ = ["AcetylcholinePlugin", "ContextRecall", "DopaminePlugin", "GuardMetric",
+           "ModulatorConfigError", "ModulatorPlugin", "ModulatorSignals", "NeuromodulationPlugin",
+           "NoradrenalinePlugin", "NumericalFaultError", "NumericalGuardPlugin", "SerotoninPlugin",
+           "install_guard", "modulator_signal_metrics"]

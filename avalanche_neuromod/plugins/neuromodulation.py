@@ -378,6 +378,7 @@ class NeuromodulationPlugin(ModulatorPlugin):
             strategy.action_bias = bias
 
     def before_eval_forward(self, strategy, **kwargs):
+        self.recalled = None
         self._set_contexts(strategy)
 
     def _output_attention(self) -> tuple[bool, bool]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import torch
 from avalanche.evaluation.metric_definitions import PluginMetric
 from avalanche.evaluation.metric_results import MetricValue
+from avalanche.evaluation.metric_utils import stream_type
 
 from .base import ModulatorPlugin
 
@@ -45,6 +47,70 @@ class ModulatorSignals(PluginMetric[dict]):
         return "Neuromod"
 
 
+class ContextRecall(PluginMetric[dict]):
+    """How acetylcholine's recall without cues (``recall: entropy``) read each eval experience.
+
+    After each evaluation experience, for the samples a plugin recalled a context for:
+
+    - ``Neuromod/ACh/recall_context/<phase>/<stream>/ExpNNN``: the context most of them were read
+      through;
+    - ``Neuromod/ACh/recall_purity/<phase>/<stream>/ExpNNN``: the share read through it (1 when
+      the experience is recalled as one context, ``1/K`` at worst).
+
+    On a domain-incremental stream whose experiences NA detected one by one, experience ``j``
+    should be recalled as context ``j`` with purity near 1. Nothing is emitted for experiences
+    without recall (task labels, ``recall: current``, a single known context).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._counts: torch.Tensor | None = None
+        self._last: dict = {}
+
+    def result(self) -> dict:
+        return dict(self._last)
+
+    def reset(self) -> None:
+        self._counts, self._last = None, {}
+
+    def before_eval_exp(self, strategy):
+        self._counts = None
+
+    def after_eval_iteration(self, strategy):
+        for plugin in strategy.plugins:
+            recalled = getattr(plugin, "recalled", None)
+            if isinstance(plugin, ModulatorPlugin) and recalled is not None:
+                counts = torch.bincount(recalled.reshape(-1).cpu())
+                if self._counts is not None:
+                    size = max(len(counts), len(self._counts))
+                    counts = _pad(counts, size) + _pad(self._counts, size)
+                self._counts = counts
+        return None
+
+    def after_eval_exp(self, strategy):
+        if self._counts is None or int(self._counts.sum()) == 0:
+            return None
+        context = int(self._counts.argmax())
+        purity = float(self._counts[context]) / float(self._counts.sum())
+        exp = strategy.experience.current_experience
+        stream = stream_type(strategy.experience)
+        suffix = f"eval_phase/{stream}_stream/Exp{exp:03d}"
+        self._last = {"context": context, "purity": purity}
+        step = strategy.clock.train_iterations
+        return [MetricValue(self, f"Neuromod/ACh/recall_context/{suffix}", context, step),
+                MetricValue(self, f"Neuromod/ACh/recall_purity/{suffix}", purity, step)]
+
+    def __str__(self):
+        return "ContextRecall"
+
+
+def _pad(counts: torch.Tensor, size: int) -> torch.Tensor:
+    """``counts`` padded with zeros to ``size`` entries."""
+    return torch.cat([counts, counts.new_zeros(size - len(counts))])
+
+
 def modulator_signal_metrics(*, every: int = 1) -> list[PluginMetric]:
-    """Metrics that log every modulator signal, for ``EvaluationPlugin(...)``."""
-    return [ModulatorSignals(every=every)]
+    """Metrics that log every modulator signal, for ``EvaluationPlugin(...)``: the training-time
+    signals (:class:`ModulatorSignals`) and ACh's recall of eval experiences
+    (:class:`ContextRecall`)."""
+    return [ModulatorSignals(every=every), ContextRecall()]
