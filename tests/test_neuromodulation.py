@@ -188,14 +188,14 @@ def test_recall_recovers_earlier_permutations_without_task_labels(mnist_root):
     def first_permutation() -> tuple[float, dict]:
         results = strategy.eval(bm.test_stream)
         accuracy = results["Top1_Acc_Exp/eval_phase/test_stream/Task000/Exp000"]
-        return accuracy, {k.split("/")[2] + k[-1]: v for k, v in results.items()
-                          if k.startswith("Neuromod/ACh/recall")}
+        return accuracy, {k.split("/")[0] + k[-1]: v for k, v in results.items()
+                          if k.startswith("ACh_Recall")}
 
     recalled, recall = first_permutation()
     # ContextRecall (logged to W&B with the other modulator signals): experience j is read
     # through context j, almost every sample of it
-    assert recall["recall_context0"] == 0 and recall["recall_context1"] == 1, recall
-    assert recall["recall_purity0"] > 0.8 and recall["recall_purity1"] > 0.8, recall
+    assert recall["ACh_RecallContext0"] == 0 and recall["ACh_RecallContext1"] == 1, recall
+    assert recall["ACh_RecallPurity0"] > 0.8 and recall["ACh_RecallPurity1"] > 0.8, recall
     plugin.options["acetylcholine"]["recall"] = "current"
     current, _ = first_permutation()
     assert recalled > 0.75 and current < 0.5, (recalled, current)

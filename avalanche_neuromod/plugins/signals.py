@@ -52,10 +52,13 @@ class ContextRecall(PluginMetric[dict]):
 
     After each evaluation experience, for the samples a plugin recalled a context for:
 
-    - ``Neuromod/ACh/recall_context/<phase>/<stream>/ExpNNN``: the context most of them were read
-      through;
-    - ``Neuromod/ACh/recall_purity/<phase>/<stream>/ExpNNN``: the share read through it (1 when
+    - ``ACh_RecallContext/eval_phase/<stream>_stream/ExpNNN``: the context most of them were
+      read through;
+    - ``ACh_RecallPurity/eval_phase/<stream>_stream/ExpNNN``: the share read through it (1 when
       the experience is recalled as one context, ``1/K`` at worst).
+
+    Named like Avalanche's eval metrics, so loggers put them on the eval axis (W&B: trained
+    experiences) beside ``Top1_Acc_Exp``.
 
     On a domain-incremental stream whose experiences NA detected one by one, experience ``j``
     should be recalled as context ``j`` with purity near 1. Nothing is emitted for experiences
@@ -97,8 +100,8 @@ class ContextRecall(PluginMetric[dict]):
         suffix = f"eval_phase/{stream}_stream/Exp{exp:03d}"
         self._last = {"context": context, "purity": purity}
         step = strategy.clock.train_iterations
-        return [MetricValue(self, f"Neuromod/ACh/recall_context/{suffix}", context, step),
-                MetricValue(self, f"Neuromod/ACh/recall_purity/{suffix}", purity, step)]
+        return [MetricValue(self, f"ACh_RecallContext/{suffix}", context, step),
+                MetricValue(self, f"ACh_RecallPurity/{suffix}", purity, step)]
 
     def __str__(self):
         return "ContextRecall"
