@@ -341,6 +341,27 @@ def _restore_strategy_optimizer(strategy, layout: dict | None, saved: dict) -> N
                                    if n in stale or n in params}
 
 
+def check_compatible(strategy, state: dict) -> None:
+    """Raise :class:`CheckpointError` unless ``state`` has this strategy's plugins and metrics.
+
+    Checked before anything is restored, so that a checkpoint written by another version of the
+    code (a metric added to the evaluator, say) can be set aside and the run restarted.
+    """
+    from avalanche.training.plugins import EvaluationPlugin
+
+    saved = state["plugins"]
+    if len(saved) != len(strategy.plugins) or any(
+            entry is None or entry["class"] != _qualname(type(p))
+            for entry, p in zip(saved, strategy.plugins)):
+        raise CheckpointError("checkpoint: its plugins differ from this run's strategy")
+    for plugin, entry in zip(strategy.plugins, saved):
+        if isinstance(plugin, EvaluationPlugin) and (
+                len(entry["metrics"]) != len(plugin.metrics) or any(
+                    m_state["class"] != _qualname(type(metric))
+                    for metric, m_state in zip(plugin.metrics, entry["metrics"]))):
+            raise CheckpointError("checkpoint: its metrics differ from this run's evaluator")
+
+
 def restore(strategy, state: dict, *, train_stream=None, test_stream=None,
             experiences: int = 0) -> None:
     """Put ``state`` (from :func:`capture`) into a freshly built, identical strategy.
@@ -385,18 +406,11 @@ def restore(strategy, state: dict, *, train_stream=None, test_stream=None,
                                state.get("critic_optimizer_params"), state["critic_optimizer"])
     for name, value in (state.get("strategy_attrs") or {}).items():
         setattr(strategy, name, decode_state(value, device=strategy.device))
+    check_compatible(strategy, state)
     saved = state["plugins"]
-    if len(saved) != len(strategy.plugins) or any(
-            entry is None or entry["class"] != _qualname(type(p))
-            for entry, p in zip(saved, strategy.plugins)):
-        raise CheckpointError("checkpoint: its plugins differ from this run's strategy")
     for plugin, entry in zip(strategy.plugins, saved):
         if isinstance(plugin, EvaluationPlugin):
-            if len(entry["metrics"]) != len(plugin.metrics):
-                raise CheckpointError("checkpoint: its metrics differ from this run's evaluator")
             for metric, m_state in zip(plugin.metrics, entry["metrics"]):
-                if m_state["class"] != _qualname(type(metric)):
-                    raise CheckpointError("checkpoint: its metrics differ from this run's")
                 for k, v in m_state["state"].items():
                     setattr(metric, k, decode_state(v, device=strategy.device, model=model))
             plugin.last_metric_results = decode_state(entry["last"], device=strategy.device)

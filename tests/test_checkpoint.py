@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -239,6 +240,26 @@ def test_unusable_checkpoints_raise_or_restart(tmp_path):
     os.replace(checkpoint_path(tmp_path / "other", other), path)
     with pytest.raises(CheckpointError, match="belongs to another run"):
         run_suite_cell(cell, checkpoint_dir=tmp_path, resume=True)
+
+
+def test_a_checkpoint_from_code_with_other_metrics_is_set_aside(tmp_path, monkeypatch):
+    """A metric added to the evaluator since the checkpoint was written: resume=True says so,
+    naming the file; the leaderboard's resume="auto" restarts the cell instead of failing."""
+    import avalanche_neuromod.plugins as plugins_module
+
+    cell = cells()["full"]
+    reference = run_suite_cell(cell)
+    with monkeypatch.context() as mp:  # the older code: one metric fewer
+        real = plugins_module.modulator_signal_metrics
+        mp.setattr(plugins_module, "modulator_signal_metrics",
+                   lambda **kw: real(**kw)[:1])
+        interrupted_run(cell, tmp_path, monkeypatch, after=1)
+    path = checkpoint_path(tmp_path, cell)
+    with pytest.raises(CheckpointError, match=r"metrics differ .*" + re.escape(path.name)):
+        run_suite_cell(cell, checkpoint_dir=tmp_path, resume=True)
+    with pytest.warns(UserWarning, match="restarting"):
+        again = run_suite_cell(cell, checkpoint_dir=tmp_path, resume="auto")
+    assert comparable(again) == comparable(reference)
 
 
 # ------------------------------------------------------------------- a real SIGKILL, then --resume

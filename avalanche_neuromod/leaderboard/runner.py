@@ -115,6 +115,7 @@ def _run_cell(cell: SuiteCell, *, device, wandb_options, command, checkpoint_dir
               resume) -> dict:
     from ..checkpoint import (
         CheckpointError,
+        check_compatible,
         load_checkpoint,
         restore,
         restore_rng,
@@ -177,6 +178,10 @@ def _run_cell(cell: SuiteCell, *, device, wandb_options, command, checkpoint_dir
             state = load_checkpoint(path)
             if state["extra"].get("key") != cell.key or not state.get("resumable"):
                 raise CheckpointError(f"checkpoint: {path} belongs to another run")
+            try:
+                check_compatible(strategy, state)
+            except CheckpointError as err:
+                raise CheckpointError(f"{err} ({path}, written by other code)") from None
         except CheckpointError as err:
             if resume != "auto" and blocker is None:
                 raise
