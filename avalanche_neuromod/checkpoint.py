@@ -374,6 +374,7 @@ def restore(strategy, state: dict, *, train_stream=None, test_stream=None,
     from avalanche.models.utils import avalanche_model_adaptation
     from avalanche.training.plugins import EvaluationPlugin
 
+    check_compatible(strategy, state)  # before anything is restored
     model = strategy.model
     if experiences and train_stream is not None:
         was_training = model.training
@@ -406,7 +407,6 @@ def restore(strategy, state: dict, *, train_stream=None, test_stream=None,
                                state.get("critic_optimizer_params"), state["critic_optimizer"])
     for name, value in (state.get("strategy_attrs") or {}).items():
         setattr(strategy, name, decode_state(value, device=strategy.device))
-    check_compatible(strategy, state)
     saved = state["plugins"]
     for plugin, entry in zip(strategy.plugins, saved):
         if isinstance(plugin, EvaluationPlugin):

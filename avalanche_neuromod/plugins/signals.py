@@ -83,10 +83,11 @@ class ContextRecall(PluginMetric[dict]):
         for plugin in strategy.plugins:
             recalled = getattr(plugin, "recalled", None)
             if isinstance(plugin, ModulatorPlugin) and recalled is not None:
-                counts = torch.bincount(recalled.reshape(-1).cpu())
-                if self._counts is not None:
-                    size = max(len(counts), len(self._counts))
-                    counts = _pad(counts, size) + _pad(self._counts, size)
+                before = self._counts
+                counts = torch.bincount(recalled.reshape(-1).cpu(),
+                                        minlength=0 if before is None else len(before))
+                if before is not None:
+                    counts[:len(before)] += before
                 self._counts = counts
         return None
 
@@ -105,11 +106,6 @@ class ContextRecall(PluginMetric[dict]):
 
     def __str__(self):
         return "ContextRecall"
-
-
-def _pad(counts: torch.Tensor, size: int) -> torch.Tensor:
-    """``counts`` padded with zeros to ``size`` entries."""
-    return torch.cat([counts, counts.new_zeros(size - len(counts))])
 
 
 def modulator_signal_metrics(*, every: int = 1) -> list[PluginMetric]:
