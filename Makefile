@@ -10,7 +10,7 @@ export AVALANCHE_NEUROMOD_DATA ?= $(DATA_ROOT)
 export WANDB_MODE ?= offline
 export WANDB_SILENT ?= true
 
-.PHONY: run test lint install install-dev clean
+.PHONY: run casestudy test lint install install-dev clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,8 +26,13 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+# The case study into runs/casestudy/ (untracked); `make casestudy` regenerates the committed
+# reports/casestudy/ with the command its report names.
 run: $(VENV)/.installed
 	$(VENV)/bin/avalanche-neuromod run
+
+casestudy: $(VENV)/.installed
+	$(VENV)/bin/avalanche-neuromod run --out reports/casestudy --no-progress
 
 test: $(VENV)/.installed-dev
 	$(PY) -m ruff check avalanche_neuromod tests benchmarks

@@ -25,13 +25,17 @@ from .benchmarks.gonogo import GoNoGoConfig
 from .config import (
     ConfigError,
     check_keys,
+    check_memory,
     deep_merge,
     number,
     positive_int,
+    run_memory,
+    safe_name,
+    seed_values,
     string_list,
 )
+from .outputs import OutputError, check_output_dir, write_or_fallback
 from .strategies.presets import MODULATORS, PresetError, build_plugins, load_preset
-from .strategies.reward import LEARNING_MODES
 
 DEFAULT_CONFIG: dict[str, Any] = {
     "seeds": 10,
@@ -93,13 +97,7 @@ def validate_config(config: Any, *, source: str = "config") -> dict:
     """Merge ``config`` over the defaults and validate every field (ConfigError names it)."""
     check_keys(config, TOP_KEYS, field=source)
     cfg = deep_merge(copy.deepcopy(DEFAULT_CONFIG), config or {})
-    seeds = cfg["seeds"]
-    if isinstance(seeds, list):
-        if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
-                                for s in seeds):
-            raise ConfigError(f"{source}.seeds: must be a positive count or a list of seeds >= 0")
-    else:
-        positive_int(seeds, field=f"{source}.seeds")
+    seed_values(cfg["seeds"], field=f"{source}.seeds")
     for i, name in enumerate(string_list(cfg["presets"], field=f"{source}.presets")):
         try:
             preset = load_preset(name)
@@ -109,6 +107,8 @@ def validate_config(config: Any, *, source: str = "config") -> dict:
             build_plugins(preset)  # its parameters too, before anything runs
         except PresetError as err:
             raise ConfigError(f"{source}.presets[{i}]: preset {name}: {err}") from None
+    from .strategies.reward import LEARNING_MODES  # Avalanche: not for resolve_device's callers
+
     string_list(cfg["learning"], field=f"{source}.learning", choices=LEARNING_MODES)
     base_stream = check_keys(cfg["stream"], STREAM_KEYS, field=f"{source}.stream")
     if not isinstance(cfg["settings"], list):
@@ -117,8 +117,7 @@ def validate_config(config: Any, *, source: str = "config") -> dict:
     for i, setting in enumerate(cfg["settings"]):
         field = f"{source}.settings[{i}]"
         setting = check_keys(setting, {"name", "stream"}, field=field)
-        if not isinstance(setting.get("name"), str) or not setting["name"]:
-            raise ConfigError(f"{field}.name: must be a non-empty string")
+        safe_name(setting.get("name"), field=f"{field}.name")  # it names the figures
         if setting["name"] in names:
             raise ConfigError(f"{field}.name: duplicate setting name {setting['name']!r}")
         names.add(setting["name"])
@@ -126,6 +125,8 @@ def validate_config(config: Any, *, source: str = "config") -> dict:
                       field=f"{field}.stream")
     if cfg["cued"] is not None:
         cued = check_keys(cfg["cued"], {"name", "stream"}, field=f"{source}.cued")
+        if "name" in cued:
+            safe_name(cued["name"], field=f"{source}.cued.name")
         _check_stream(deep_merge(base_stream, cued.get("stream") or {}),
                       field=f"{source}.cued.stream")
     model = check_keys(cfg["model"], {"hidden", "activation"}, field=f"{source}.model")
@@ -152,7 +153,27 @@ def validate_config(config: Any, *, source: str = "config") -> dict:
         build_plugins({"modulators": {name: {} for name in MODULATORS}}, overrides=overrides)
     except PresetError as err:
         raise ConfigError(f"{source}.{err}") from None
+    _check_memory(cfg, source=source)
     return cfg
+
+
+def _check_memory(cfg: dict, *, source: str) -> None:
+    """A stream or network too large for this machine fails here, with the estimate."""
+    streams = [(f"{source}.settings[{i}].stream", s.get("stream") or {}, False)
+               for i, s in enumerate(cfg["settings"])]
+    if cfg["cued"] is not None:
+        streams.append((f"{source}.cued.stream", cfg["cued"].get("stream") or {}, True))
+    for field, stream, cued in streams:
+        merged = {k: tuple(v) if isinstance(v, list) else v
+                  for k, v in deep_merge(cfg["stream"], stream).items()}
+        width, nbytes = GoNoGoConfig(**merged, cued=cued).nbytes()
+        size = {"input_size": width, "n_classes": 2, "bytes": nbytes,
+                "samples": max(merged.get("trials_per_rule", GoNoGoConfig.trials_per_rule),
+                               merged.get("test_trials", GoNoGoConfig.test_trials))}
+        parts = run_memory(size, hidden=cfg["model"]["hidden"], layers=1,
+                           train_mb_size=cfg["train_mb_size"], eval_mb_size=1)
+        check_memory({field: parts["stream"], f"{source}.model.hidden": parts["model"],
+                      f"{source}.train_mb_size": parts["batch"]}, what="a run")
 
 
 def seed_list(cfg: dict) -> list[int]:
@@ -236,7 +257,7 @@ def run_cells(cells: list[Cell], *, device: torch.device, workers: int = 1,
 def run_casestudy(
     config: dict | None = None,
     *,
-    out_dir: str | Path = "reports/casestudy",
+    out_dir: str | Path = "runs/casestudy",
     device: str | None = None,
     workers: int | None = None,
     command: str = "avalanche-neuromod run",
@@ -246,6 +267,7 @@ def run_casestudy(
     """Validate, run every cell, write ``results.json`` and the report; return the results."""
     cfg = validate_config(config)
     dev = resolve_device(device)
+    out = check_output_dir(out_dir, files=("results.json", "report.md"))  # before any run
     if workers is None:
         workers = max(1, min(2, os.cpu_count() or 1))
     cells = make_cells(cfg)
@@ -264,12 +286,13 @@ def run_casestudy(
         "metric": dict(cfg["metric"]),
         "runs": records,
     }
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / "results.json.tmp"
-    tmp.write_text(json.dumps(results, indent=1, sort_keys=False) + "\n")
-    tmp.replace(out / "results.json")
+    write_or_fallback(out / "results.json", json.dumps(results, indent=1, sort_keys=False) + "\n")
     from .report import write_report
 
-    write_report(results, out)
+    try:
+        write_report(results, out)
+    except OSError as err:
+        raise OutputError(f"cannot write the report in {out} ({err.strerror or err}); the "
+                          f"results are in {out / 'results.json'} (avalanche-neuromod report "
+                          "rebuilds it)") from None
     return results

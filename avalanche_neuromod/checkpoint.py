@@ -38,6 +38,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .errors import CheckpointError
+
 FORMAT = "avalanche-neuromod-checkpoint/1"
 _OBJECT_MODULES = ("avalanche.evaluation.", "avalanche.training.regularization",
                    "avalanche_neuromod.")
@@ -50,10 +52,6 @@ NOT_RESUMABLE = {
     "AGEMPlugin": "its memory holds datasets and a data-loader iterator",
     "JointTraining": "it trains once on the whole stream",
 }
-
-
-class CheckpointError(ValueError):
-    """A checkpoint is unreadable, corrupt, foreign or does not fit this run (one line)."""
 
 
 class _Unsupported(Exception):

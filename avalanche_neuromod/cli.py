@@ -15,11 +15,10 @@ import shlex
 import sys
 from pathlib import Path
 
-from .benchmarks.mnist import DataRootError
-from .checkpoint import CheckpointError
-from .config import ConfigError, load_yaml
-from .plugins.guard import NumericalFaultError
-from .strategies.presets import PresetError
+from .config import ConfigError, check_seed, check_workers, load_yaml
+from .errors import CheckpointError, DataRootError, NumericalFaultError, PresetError
+from .outputs import OutputError, check_output_dir, inside, write_or_fallback
+from .threads import intra_op_threads
 
 EXIT_BAD_INPUT = 2
 EXIT_NUMERICAL_FAULT = 3
@@ -34,28 +33,47 @@ def _csv(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+SEEDS_HELP = ("a count (5: seeds 0,1,2,3,4) or a comma list of seeds (0,3); one seed alone "
+              "with a trailing comma (3,)")
+
+
 def _seeds(text: str):
-    parts = _csv(text)
+    """``--seeds``: a count without a comma, a list with one (``3,`` is seed 3 alone)."""
     try:
-        values = [int(p) for p in parts]
+        values = [int(p) for p in _csv(text)]
     except ValueError:
-        raise ConfigError(
-            f"--seeds: expected a count or a comma list of integers, got {text!r}") from None
-    if len(values) == 1 and "," not in text:
-        return values[0]
+        raise ConfigError(f"--seeds: expected {SEEDS_HELP}, got {text!r}") from None
+    if "," not in text:
+        if values and values[0] < 1:
+            raise ConfigError(f"--seeds: {text} is a count of seeds (N runs seeds 0..N-1); "
+                              f"for seed {values[0]} alone write --seeds {values[0]},")
+        return values[0] if values else []
+    if any(v < 0 for v in values):
+        raise ConfigError(f"--seeds: seeds are integers >= 0, got {text!r}")
+    duplicate = next((v for i, v in enumerate(values) if v in values[:i]), None)
+    if duplicate is not None:
+        raise ConfigError(f"--seeds: duplicate seed {duplicate} in {text!r}")
     return values
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .listing import WHAT, version_text
+
     parser = _Parser(prog="avalanche-neuromod",
                      description="Neuromodulation for continual learning (Avalanche).")
+    parser.add_argument("--version", action="version", version=version_text())
     sub = parser.add_subparsers(dest="command", required=True)
+    listing = sub.add_parser("list", help="list presets, suites, grids, benchmarks or models")
+    listing.add_argument("what", choices=WHAT)
+    listing.add_argument("--markdown", action="store_true",
+                         help="presets as the page docs/presets.md")
     run = sub.add_parser("run", help="run the Go/No-Go case study (default: 10 seeds)")
     run.add_argument("--config", help="YAML file merged over the built-in case-study config")
-    run.add_argument("--seeds", help="number of seeds, or a comma list of seeds")
+    run.add_argument("--seeds", help=SEEDS_HELP)
     run.add_argument("--presets", help="comma list of presets (default none,da,da+na)")
     run.add_argument("--learning", help="comma list of learning modes: reward,supervised")
-    run.add_argument("--out", default="reports/casestudy", help="output folder")
+    run.add_argument("--out", default="runs/casestudy", help="output folder (default "
+                     "runs/casestudy; the committed report: make casestudy)")
     run.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda[:N]")
     run.add_argument("--workers", type=int, default=None, help="local worker processes (CPU)")
     run.add_argument("--wandb", action="store_true",
@@ -64,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     board = sub.add_parser("leaderboard", help="run a suite (resumes: finished cells are kept)")
     board.add_argument("suite", help="suite YAML file, or the name of one in benchmarks/")
-    board.add_argument("--seeds", help="number of seeds, or a comma list of seeds")
+    board.add_argument("--seeds", help=SEEDS_HELP)
     board.add_argument("--strategies", help="comma list of strategy labels: run only their cells "
                        "(the suite's other cells stay as they are; resume works across parts)")
     board.add_argument("--workers", type=int, default=1, help="local worker processes (CPU)")
@@ -103,14 +121,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="candidates tried (drawn from the grid when it is larger)")
     select.add_argument("--validation", type=float, default=0.1,
                         help="fraction of each training experience held out (default 0.1)")
-    select.add_argument("--seeds", help="number of seeds, or a comma list of seeds")
+    select.add_argument("--seeds", help=SEEDS_HELP)
     select.add_argument("--workers", type=int, default=1, help="local worker processes (CPU)")
     select.add_argument("--out", default=None,
                         help="output folder (default reports/selection/<suite>-select-<preset>)")
     select.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda[:N]")
     select.add_argument("--data-root", default=None, help="local data root (MNIST/raw/...)")
-    select.add_argument("--write", action="store_true",
-                        help="write the winner into strategies/<preset>.yaml")
+    select.add_argument("--write", nargs="?", const=True, default=False, metavar="DIR",
+                        help="write the winner into DIR/<preset>.yaml (default "
+                        "./strategies; never into the installed package)")
     select.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     train = sub.add_parser("train", help="run one cell of a suite, checkpointed after every "
                            "experience (--resume continues a killed run)")
@@ -127,12 +146,25 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data-root", default=None, help="local data root (MNIST/raw/...)")
     train.add_argument("--wandb", action="store_true", help="log the run to Weights & Biases")
     train.add_argument("--wandb-dir", default=None, help="W&B run directory")
+    verify = sub.add_parser("verify", help="re-run sampled cells of a committed results file at "
+                            "the current code; exit 1 on a difference")
+    verify.add_argument("results", help="results.jsonl (suite, selection) or results.json (case "
+                        "study)")
+    verify.add_argument("--cells", default="3", help="cells to re-run: a count (default 3, "
+                        "cheapest first, one per strategy first) or all")
+    verify.add_argument("--seed", type=int, default=None,
+                        help="draw the cells at random with this seed instead")
+    verify.add_argument("--keys", default=None, help="comma list of record keys to re-run")
+    verify.add_argument("--workers", type=int, default=1, help="local worker processes (CPU)")
+    verify.add_argument("--device", default="cpu", help="cpu (as committed), cuda[:N]")
+    verify.add_argument("--data-root", default=None, help="local data root (MNIST/raw/...)")
     return parser
 
 
 def _run(args, argv) -> int:
     from .casestudy import run_casestudy, validate_config
     from .report import format_table, summarize
+    from .scenarios import casestudy_runs, mismatches, warn
 
     config = {}
     if args.config:
@@ -149,9 +181,10 @@ def _run(args, argv) -> int:
         config["presets"] = _csv(args.presets)
     if args.learning is not None:
         config["learning"] = _csv(args.learning)
-    if args.workers is not None and args.workers < 1:
-        raise ConfigError(f"--workers: must be >= 1, got {args.workers}")
-    validate_config(config, source=source)  # before anything runs or is written
+    if args.workers is not None:
+        check_workers(args.workers)
+    cfg = validate_config(config, source=source)  # before anything runs or is written
+    warn(mismatches(casestudy_runs(cfg)))  # a preset selected for another scenario
     wandb_options = {"dir": args.wandb_dir, "group": "casestudy"} if args.wandb else None
     command = " ".join(["avalanche-neuromod", *map(shlex.quote, argv)])
     results = run_casestudy(config, out_dir=args.out, device=args.device, workers=args.workers,
@@ -165,15 +198,17 @@ def _run(args, argv) -> int:
 
 def _leaderboard(args, argv) -> int:
     from .leaderboard import load_suite, run_suite
-    from .report.leaderboard import write_leaderboard
+    from .scenarios import mismatches, suite_runs, warn
 
-    if args.workers < 1:
-        raise ConfigError(f"--workers: must be >= 1, got {args.workers}")
+    check_workers(args.workers)
     engine_options = _engine_options(args)
     seeds = _seeds(args.seeds) if args.seeds is not None else None
     strategies = _csv(args.strategies) if args.strategies is not None else None
-    suite = load_suite(args.suite, seeds=seeds, strategies=strategies)
-    out = Path(args.out) if args.out else Path("reports") / "leaderboard" / suite["name"]
+    suite = load_suite(args.suite, seeds=seeds, strategies=strategies, build=False)
+    warn(mismatches(suite_runs(suite)))  # a preset selected for another scenario
+    out = check_output_dir(args.out or inside("reports/leaderboard", suite["name"],
+                                                  field=f"{suite['source']}.name"),
+                           files=("results.jsonl", "leaderboard.md"))  # before anything runs
     from .casestudy import resolve_device
 
     if args.engine == "local":
@@ -188,6 +223,7 @@ def _leaderboard(args, argv) -> int:
         os.environ[DATA_ENV] = str(resolve_data_root(args.data_root))
     if args.engine == "local":
         _check_data_roots(suite)  # a data root without the data fails before any cell runs
+    suite = load_suite(args.suite, seeds=seeds, strategies=strategies)  # builds (Avalanche)
     command = " ".join(["avalanche-neuromod", *map(shlex.quote, argv)])
     wandb_options = {"dir": args.wandb_dir, "group": suite["name"]} if args.wandb else None
     if wandb_options is not None and args.engine == "ray" and args.wandb_dir:
@@ -202,7 +238,13 @@ def _leaderboard(args, argv) -> int:
               "again to retry only the missing cells", file=sys.stderr)
         if not (out / "results.jsonl").is_file():
             return 1
-    path = write_leaderboard(out / "results.jsonl")
+    from .report.leaderboard import write_leaderboard  # matplotlib: after the run
+
+    try:
+        path = write_leaderboard(out / "results.jsonl")
+    except OSError as err:
+        raise OutputError(f"cannot write the leaderboard in {out} ({err.strerror or err}); the "
+                          f"records are in {out / 'results.jsonl'}") from None
     if wandb_options is not None:
         from .report.leaderboard import log_leaderboard_to_wandb
 
@@ -250,8 +292,7 @@ def _select(args, argv) -> int:
     from .casestudy import resolve_device
     from .leaderboard.selection import run_selection
 
-    if args.workers < 1:
-        raise ConfigError(f"--workers: must be >= 1, got {args.workers}")
+    check_workers(args.workers)
     resolve_device(args.device)
     if args.data_root is not None:
         from .benchmarks.mnist import DATA_ENV, resolve_data_root
@@ -284,14 +325,11 @@ def _train(args, argv) -> int:
     import json
     import warnings
 
-    from .casestudy import resolve_device
     from .leaderboard import load_suite, suite_cells
-    from .leaderboard.runner import checkpoint_path, run_suite_cell
-    from .parallel import run_cells
+    from .leaderboard.spec import SEED_LIMIT
 
-    if args.seed < 0:
-        raise ConfigError(f"--seed: must be an integer >= 0, got {args.seed}")
-    suite = load_suite(args.suite, seeds=[args.seed])
+    check_seed(args.seed, field="--seed", limit=SEED_LIMIT)
+    suite = load_suite(args.suite, seeds=[args.seed], build=False)
     cells = suite_cells(suite)
     labels = list(dict.fromkeys(c.benchmark for c in cells))
     if args.benchmark not in labels:
@@ -304,14 +342,24 @@ def _train(args, argv) -> int:
                           f"{args.benchmark!r} in {suite['source']}; choose from "
                           f"{', '.join(strategies)}")
     cell = next(c for c in cells if c.strategy == args.strategy)
+    from .scenarios import mismatches, scenario, warn
+
+    warn(mismatches([(cell.preset, scenario(cell.benchmark_name, cell.benchmark_args,
+                                            cell.learning))]))
+    from .casestudy import resolve_device
+    from .leaderboard.runner import checkpoint_path, run_suite_cell
+    from .parallel import run_cells
+
     device = resolve_device(args.device)  # a GPU asked for but absent fails here
     if args.data_root is not None:
         from .benchmarks.mnist import DATA_ENV, resolve_data_root
 
         os.environ[DATA_ENV] = str(resolve_data_root(args.data_root))
     _check_data_roots(suite)
-    out = Path(args.out) if args.out else Path("reports") / "train" / \
-        f"{suite['name']}-{cell.benchmark}-{cell.strategy}-s{cell.seed}"
+    load_suite(args.suite, seeds=[args.seed], strategies=[args.strategy])  # builds (Avalanche)
+    out = check_output_dir(args.out or inside(
+        "reports/train", f"{suite['name']}-{cell.benchmark}-{cell.strategy}-s{cell.seed}",
+        field="--out"), files=("record.json",))  # before anything runs
     record_path, ckpt_dir = out / "record.json", out / "checkpoints"
     checkpoint = checkpoint_path(ckpt_dir, cell)
     if record_path.is_file():
@@ -346,13 +394,8 @@ def _train(args, argv) -> int:
                              kwargs=dict(device=str(device), wandb_options=wandb_options,
                                          command=command, checkpoint_dir=ckpt_dir,
                                          resume=args.resume))
-    tmp = record_path.with_name(f".{record_path.name}.tmp")
-    out.mkdir(parents=True, exist_ok=True)
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps(record, sort_keys=True, indent=1) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, record_path)
+    write_or_fallback(record_path, json.dumps(record, sort_keys=True, indent=1) + "\n",
+                      what="record")
     fwt = "n/a" if record["fwt"] is None else f"{record['fwt']:.4f}"
     print(f"{cell.benchmark} / {cell.strategy} / seed {cell.seed}: final accuracy "
           f"{record['final_accuracy']:.4f}, forgetting {record['forgetting']}, fwt {fwt}; "
@@ -367,6 +410,8 @@ def _report(args) -> int:
     path = Path(args.results)
     if not path.is_file():
         raise ConfigError(f"results: no such file {path}")
+    check_output_dir(args.out or path.parent, field="--out" if args.out else "results",
+                     files=("leaderboard.md",) if path.suffix == ".jsonl" else ("report.md",))
     if path.suffix == ".jsonl":
         from .report.leaderboard import write_leaderboard
 
@@ -388,14 +433,23 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
+        intra_op_threads()  # a bad $AVALANCHE_NEUROMOD_THREADS fails before anything runs
         if args.command == "run":
             return _run(args, argv)
+        if args.command == "list":
+            from .listing import list_command
+
+            return list_command(args)
         if args.command == "select":
             return _select(args, argv)
         if args.command == "leaderboard":
             return _leaderboard(args, argv)
         if args.command == "train":
             return _train(args, argv)
+        if args.command == "verify":
+            from .leaderboard.verify import verify_command
+
+            return verify_command(args)
         return _report(args)
     except (ConfigError, PresetError, DataRootError, CheckpointError) as err:
         print(f"avalanche-neuromod: error: {err}", file=sys.stderr)
@@ -403,6 +457,9 @@ def main(argv: list[str] | None = None) -> int:
     except NumericalFaultError as err:
         print(f"avalanche-neuromod: error: {err}", file=sys.stderr)
         return EXIT_NUMERICAL_FAULT
+    except OutputError as err:  # computed, but not written where asked: saved elsewhere
+        print(f"avalanche-neuromod: error: {err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("avalanche-neuromod: interrupted", file=sys.stderr)
         return 130

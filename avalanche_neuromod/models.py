@@ -1,10 +1,13 @@
-"""Models of the suites: MLPs, single-head or multi-head (task-incremental)."""
+"""Models of the suites: MLPs, single-head or multi-head (task-incremental), and the models
+registered by name (:mod:`avalanche_neuromod.registry`)."""
 
 from __future__ import annotations
 
 import torch
 from avalanche.models import MultiHeadClassifier, MultiTaskModule
 from torch import nn
+
+from .registry import register_model  # noqa: F401 (documented here too)
 
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "leaky_relu": nn.LeakyReLU}
 
@@ -45,8 +48,19 @@ class MultiHeadMLP(MultiTaskModule):
         return self.classifier(self.features(x), task_label)
 
 
-def build_model(*, input_size: int, n_classes: int, multihead: bool = False, hidden: int = 400,
-                layers: int = 2, activation: str = "relu") -> nn.Module:
+def build_model(*, input_size: int, n_classes: int, multihead: bool = False,
+                name: str | None = None, **args) -> nn.Module:
+    """The model of a suite's ``budget.model``: the MLP (:func:`mlp`, no ``name``) or a model
+    registered by ``name`` (:func:`avalanche_neuromod.registry.register_model`)."""
+    from .registry import DEFAULT_MODEL, model_factory
+
+    return model_factory(name or DEFAULT_MODEL)(input_size=input_size, n_classes=n_classes,
+                                                multihead=multihead, **args)
+
+
+def mlp(*, input_size: int, n_classes: int, multihead: bool = False, hidden: int = 400,
+        layers: int = 2, activation: str = "relu") -> nn.Module:
+    """The built-in model ``mlp``: :class:`MLP`, or :class:`MultiHeadMLP` when ``multihead``."""
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation: unknown activation {activation!r}; choose from "
                          f"{', '.join(ACTIVATIONS)}")

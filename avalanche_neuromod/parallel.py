@@ -11,8 +11,10 @@ from typing import Any
 import torch
 
 
-def _worker_init() -> None:
-    torch.set_num_threads(1)  # small models: intra-op threads only add overhead
+def _worker_init(workers: int = 1) -> None:
+    from .threads import set_threads
+
+    set_threads(workers)  # one intra-op thread per worker unless asked (threads.py)
 
 
 def run_cells(
@@ -46,7 +48,7 @@ def run_cells(
     try:
         if workers <= 1 or device.type == "cuda":
             threads = torch.get_num_threads()
-            torch.set_num_threads(1)
+            _worker_init(1)
             try:
                 for i, cell in enumerate(cells):
                     done(i, fn(cell, **kwargs))
@@ -55,7 +57,7 @@ def run_cells(
         else:
             ctx = get_context("fork" if os.name == "posix" else "spawn")
             with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
-                                     initializer=_worker_init) as pool:
+                                     initializer=_worker_init, initargs=(workers,)) as pool:
                 futures = {pool.submit(fn, cell, **kwargs): i for i, cell in enumerate(cells)}
                 for future in as_completed(futures):
                     done(futures[future], future.result())

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# GPU checks, run on a machine with CUDA (see README "GPU"): the tests marked `cuda` and the
-# per-device cell timing. Missing pure-Python dependencies may be given as wheels in .whl/.
+# GPU checks, run on a machine with CUDA (see README "GPU"): the tests marked `cuda`, the
+# per-device cell timing and benchmarks/speed.py on the GPU. Missing pure-Python dependencies
+# may be given as wheels in .whl/.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -16,3 +17,5 @@ $PY -c "import torch, avalanche; print('torch', torch.__version__, 'cuda', torch
 cd /tmp && cp -r "$OLDPWD/tests" /tmp/tests_gpu && \
   $PY -m pytest -q -m cuda /tmp/tests_gpu/test_cuda.py -p no:cacheprovider -rA 2>&1 | tail -15
 cd "$OLDPWD" && PYTHONPATH=/tmp/pkg${PYTHONPATH:+:$PYTHONPATH} $PY benchmarks/cell_time.py --repeats 3
+# one SplitMNIST cell four ways on the GPU (reports/speed/speed-cuda.{json,md}); ~5 min
+PYTHONPATH=/tmp/pkg${PYTHONPATH:+:$PYTHONPATH} $PY benchmarks/speed.py --device cuda --rounds 2

@@ -136,7 +136,7 @@ CASES = [
                  id="data-root-without-mnist"),
     # ------------------------------------------------------------------- preset files
     pytest.param(BOARD, preset_suite(), {"preset": "modulators: {dopamine: [\n"},
-                 ["{suite}.strategies[1]", "{preset}", "invalid YAML"], id="preset-invalid-yaml"),
+                 ["{suite}.strategies[1]", "{preset}", "not valid YAML"], id="preset-invalid-yaml"),
     pytest.param(BOARD, preset_suite(), {"preset": "name: p\ncolour: red\n"},
                  ["{suite}.strategies[1]", "{preset}", "unknown key"], id="preset-unknown-key"),
     pytest.param(BOARD, preset_suite(), {"preset": "modulators: {oxytocin: {}}\n"},
@@ -203,6 +203,126 @@ CASES = [
 ]
 
 
+def _dup(text: str, key: str, value: str) -> str:
+    """``text`` with ``key: value`` appended again (a duplicate key at the top level)."""
+    return text + f"{key}: {value}\n"
+
+
+GRID = "modulators.dopamine.tonic_rate: [0.01, 0.05]\n"
+SELECT = ["select", "{suite}", "--strategy", "full", "--grid", "{cfg}", "--out", "{out}",
+          "--no-progress"]
+HUGE = 10**9
+# issue 19: extreme numbers, output locations, names that become paths, duplicate keys, bytes
+CASES += [
+    # ----------------------------------------------------------- seeds and counts
+    pytest.param(BOARD, suite(seeds=[2**32]), None, ["{suite}.seeds", "seed < "],
+                 id="seed-2-to-the-32"),
+    pytest.param(BOARD, suite(seeds=[-1]), None, ["{suite}.seeds"], id="seed-negative"),
+    pytest.param(BOARD, suite(seeds=HUGE), None, ["{suite}.seeds", "at most 10000"],
+                 id="seed-count-10-to-the-9"),
+    pytest.param([*BOARD, "--seeds", str(HUGE)], suite(), None, ["--seeds", "at most 10000"],
+                 id="cli-seed-count-10-to-the-9"),
+    pytest.param([*TRAIN, "--seed", str(2**32)], suite(), None, ["--seed", "seed < "],
+                 id="train-seed-2-to-the-32"),
+    pytest.param(RUN_ARGV, None, {"cfg": run_config(seeds=HUGE)}, ["{cfg}.seeds", "at most"],
+                 id="run-seed-count-10-to-the-9"),
+    pytest.param(RUN_ARGV, None, {"cfg": run_config(seeds=[2**40])}, ["{cfg}.seeds", "seed < "],
+                 id="run-seed-2-to-the-40"),
+    pytest.param([*BOARD, "--workers", "0"], suite(), None, ["--workers"], id="workers-0"),
+    pytest.param([*BOARD, "--workers", "100000"], suite(), None, ["--workers", "per CPU"],
+                 id="workers-huge"),
+    pytest.param([*RUN_ARGV[:-3], "--workers", "100000", "--no-progress"], None,
+                 {"cfg": run_config()}, ["--workers"], id="run-workers-huge"),
+    pytest.param([*SELECT, "--workers", "0"], suite(), {"cfg": GRID}, ["--workers"],
+                 id="select-workers-0"),
+    pytest.param([*SELECT, "--trials", "-3"], suite(), {"cfg": GRID}, ["--trials"],
+                 id="select-trials-negative"),
+    pytest.param([*SELECT, "--validation", "1.5"], suite(), {"cfg": GRID}, ["--validation"],
+                 id="select-validation-1.5"),
+    pytest.param([*SELECT, "--validation", "0"], suite(), {"cfg": GRID}, ["--validation"],
+                 id="select-validation-0"),
+    pytest.param(SELECT, suite(), {"cfg": "".join(f"modulators.dopamine.p{i}: {list(range(10))}\n"
+                                                  for i in range(8))},
+                 ["{cfg}", "at most 1000000"], id="select-grid-of-10-to-the-8-points"),
+    # ----------------------------------------------------- sizes against memory
+    pytest.param(BOARD, suite(**{"budget.model": {"hidden": 10**7}}), None,
+                 ["{suite}.budget.model", "more than this machine's"], id="hidden-10-to-the-7"),
+    pytest.param(BOARD, suite(**{"budget.model": {"hidden": 4096, "layers": 10**5}}), None,
+                 ["{suite}.budget.model", "GiB"], id="layers-10-to-the-5"),
+    pytest.param(BOARD, suite(**{"args.population_size": HUGE}), None,
+                 ["{suite}.benchmarks[0].args", "more than this machine's"],
+                 id="population-size-10-to-the-9"),
+    pytest.param(BOARD, suite(**{"args.trials_per_rule": 10**11}), None,
+                 ["{suite}.benchmarks[0].args", "GiB"], id="trials-per-rule-10-to-the-11"),
+    pytest.param(BOARD, suite(benchmarks=[{"name": "permuted_mnist", "label": "p",
+                                           "args": {"n_experiences": 10**5}}]), None,
+                 ["{suite}.benchmarks[0].args", "GiB"], id="pmnist-10-to-the-5-experiences"),
+    pytest.param(BOARD, suite(**{"bench.budget": {"train_mb_size": 10**9}},
+                              **{"args.trials_per_rule": 10**8}), None,
+                 ["{suite}.benchmarks[0]", "GiB"], id="batch-and-stream-too-large"),
+    pytest.param(BOARD, suite(strategies=[{"preset": "full", "override": {
+        "memory": {"size": 10**12}}}]), None, ["strategy 'full' (stored samples)", "GiB"],
+                 id="memory-size-10-to-the-12"),
+    pytest.param(RUN_ARGV, None, {"cfg": run_config(model={"hidden": HUGE})},
+                 ["{cfg}.model.hidden", "GiB"], id="run-hidden-10-to-the-9"),
+    pytest.param(RUN_ARGV, None, {"cfg": run_config(settings=[{"name": "s", "stream": {
+        "population_size": HUGE}}])},
+                 ["{cfg}.settings[0].stream", "GiB"], id="run-population-size-10-to-the-9"),
+    # ------------------------------------------------------------ output locations
+    pytest.param([*BOARD[:2], "--out", "{file}", "--no-progress"], suite(), None,
+                 ["--out", "{file} is a file"], id="board-out-is-a-file"),
+    pytest.param([*BOARD[:2], "--out", "{file}/sub", "--no-progress"], suite(), None,
+                 ["--out", "{file} is a file"], id="board-out-under-a-file"),
+    pytest.param([*RUN_ARGV[:3], "--out", "{file}", *RUN_ARGV[5:]], None, {"cfg": run_config()},
+                 ["--out", "{file} is a file"], id="run-out-is-a-file"),
+    pytest.param([*RUN_ARGV[:3], "--out", "{file}/a/b", *RUN_ARGV[5:]], None,
+                 {"cfg": run_config()}, ["--out", "{file} is a file"], id="run-out-under-a-file"),
+    pytest.param([*TRAIN[:-1], "{file}"], suite(), None, ["--out", "{file} is a file"],
+                 id="train-out-is-a-file"),
+    pytest.param([*SELECT[:-3], "--out", "{file}/x", "--no-progress"], suite(), {"cfg": GRID},
+                 ["--out", "{file} is a file"], id="select-out-under-a-file"),
+    pytest.param(["report", "{out}/results.jsonl", "--out", "{file}"], None, None,
+                 ["--out", "{file} is a file"], id="report-out-is-a-file"),
+    pytest.param(["report", "{out}/results.json", "--out", "{file}/x"], None, None,
+                 ["--out", "{file} is a file"], id="casestudy-report-out-under-a-file"),
+    pytest.param(BOARD, suite(), {"state": "results-a-folder"},
+                 ["--out", "results.jsonl is not a file"], id="board-results-jsonl-a-folder"),
+    # ------------------------------------------------------ names that become paths
+    pytest.param(["leaderboard", "{suite}", "--no-progress"], suite(name="../../../escape"), None,
+                 ["{suite}.name", "not a safe name"], id="suite-name-escapes"),
+    pytest.param(BOARD, suite(name="/etc/x"), None, ["{suite}.name", "not a safe name"],
+                 id="suite-name-absolute"),
+    pytest.param(BOARD, suite(name=".hidden"), None, ["{suite}.name"], id="suite-name-hidden"),
+    pytest.param(BOARD, suite(**{"bench.label": "a/b"}), None,
+                 ["{suite}.benchmarks[0].label", "not a safe name"], id="benchmark-label-slash"),
+    pytest.param(BOARD, suite(strategies=[{"preset": "naive", "label": "../x"}]), None,
+                 ["{suite}.strategies[0].label", "not a safe name"], id="strategy-label-escapes"),
+    pytest.param(BOARD, suite(strategies=[{"preset": "naive", "label": "a b"}]), None,
+                 ["{suite}.strategies[0].label"], id="strategy-label-space"),
+    pytest.param(RUN_ARGV, None, {"cfg": run_config(settings=[{"name": "../s"}])},
+                 ["{cfg}.settings[0].name", "not a safe name"], id="run-setting-name-escapes"),
+    # --------------------------------------------------- YAML: duplicate keys, bytes
+    pytest.param(BOARD, _dup(suite(), "seeds", "2"), None,
+                 ["{suite}", "duplicate key 'seeds'", "(first at line"], id="suite-duplicate-key"),
+    pytest.param(BOARD, suite().replace("lr: 0.1", "lr: 0.1\n    lr: 0.2"), None,
+                 ["{suite}", "duplicate key 'lr'"], id="suite-nested-duplicate-key"),
+    pytest.param(RUN_ARGV, None, {"cfg": _dup(run_config(), "presets", "[da]")},
+                 ["{cfg}", "duplicate key 'presets'"], id="run-config-duplicate-key"),
+    pytest.param(BOARD, preset_suite(), {"preset": "name: p\nname: q\n"},
+                 ["{suite}.strategies[1]", "{preset}", "duplicate key 'name' at line 2"],
+                 id="preset-duplicate-key"),
+    pytest.param(SELECT, suite(), {"cfg": GRID + GRID}, ["{cfg}", "duplicate key"],
+                 id="grid-duplicate-key"),
+    pytest.param(BOARD, b"name: caf\xe9\n", None, ["{suite}", "not UTF-8"],
+                 id="suite-not-utf-8"),
+    pytest.param(RUN_ARGV, None, {"cfg": b"seeds: 1\n\xff\xfe\n"}, ["{cfg}", "not UTF-8"],
+                 id="run-config-not-utf-8"),
+    pytest.param(BOARD, "[]\n", None, ["{suite}", "must be a mapping"], id="suite-an-empty-list"),
+    pytest.param(BOARD, "# nothing but a comment\n", None, ["{suite}.benchmarks"],
+                 id="suite-only-a-comment"),
+]
+
+
 @pytest.fixture
 def existing(tmp_path: Path) -> Path:
     """An output folder with results, a report and a checkpoint already in it."""
@@ -214,6 +334,13 @@ def existing(tmp_path: Path) -> Path:
     (out / "report.md").write_text("# old report\n")
     (out / "checkpoints" / "g-naive-s0-0123456789abcdef.pt").write_bytes(b"an older run")
     return out
+
+
+def _write(path: str, text: str | bytes, places: dict) -> None:
+    if isinstance(text, bytes):
+        Path(path).write_bytes(text)
+    else:
+        Path(path).write_text(text.replace("{preset}", places["preset"]))
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
@@ -228,20 +355,25 @@ def test_bad_input_exits_2_with_one_line_and_keeps_outputs(argv, suite_text, oth
     monkeypatch.chdir(tmp_path)
     (tmp_path / "empty").mkdir()
     monkeypatch.setenv("AVALANCHE_NEUROMOD_DATA", str(tmp_path / "empty"))
+    (tmp_path / "afile").write_text("a file, not a folder\n")
     places = {"tmp": str(tmp_path), "out": str(existing), "suite": str(tmp_path / "suite.yaml"),
+              "file": str(tmp_path / "afile"),
               "cfg": str(tmp_path / "config.yaml"), "preset": str(tmp_path / "preset.yaml")}
     if suite_text is not None:
-        Path(places["suite"]).write_text(suite_text.replace("{preset}", places["preset"]))
+        _write(places["suite"], suite_text, places)
     other = other or {}
     for key in ("cfg", "preset"):
         if key in other:
-            Path(places[key]).write_text(other[key].replace("{preset}", places["preset"]))
+            _write(places[key], other[key], places)
     state = other.get("state")
     allow_run = state == "torn"  # the run starts, and stops at the checkpoint it cannot read
     if state in ("started", "torn"):
         cell = next(c for c in suite_cells(load_suite(places["suite"])) if c.strategy == "full")
         checkpoint_path(existing / "checkpoints", cell).write_bytes(
             b"PK\x03\x04 torn" if state == "torn" else b"a started run")
+    elif state == "results-a-folder":
+        (existing / "results.jsonl").unlink()
+        (existing / "results.jsonl").mkdir()
     elif state == "other-record":
         (existing / "record.json").write_text('{"key": "another|run|0|x"}\n')
 
@@ -252,16 +384,20 @@ def test_bad_input_exits_2_with_one_line_and_keeps_outputs(argv, suite_text, oth
         monkeypatch.setattr(runner_module, "run_suite_cell", no_run)
         monkeypatch.setattr(parallel, "run_cells", no_run)
     monkeypatch.setattr(casestudy, "run_cells", no_run)
-    before = _snapshot(existing)
+    before = {**_snapshot(existing), "afile": (tmp_path / "afile").read_bytes()}
     rc = main([a.format(**places) for a in argv])
     out, err = capsys.readouterr()
     needles = [n.format(**places) for n in needles]
     assert_one_line_error(rc, out, err, needles[0])
     for needle in needles[1:]:
         assert needle in err, f"{needle!r} not in {err!r}"
-    assert _snapshot(existing) == before  # nothing already computed is lost or touched
+    after = {**_snapshot(existing), "afile": (tmp_path / "afile").read_bytes()}
+    assert after == before  # nothing already computed is lost or touched
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["afile", "empty", "out", *(Path(places[k]).name for k in ("suite", "cfg", "preset")
+                                    if Path(places[k]).exists())])  # nothing written astray
     assert not (tmp_path / "reports").exists()
 
 
 def test_the_battery_is_large_enough():
-    assert len(CASES) >= 30
+    assert len(CASES) >= 110

@@ -250,3 +250,40 @@ def test_run_and_report_end_to_end(tmp_path, capsys, monkeypatch):
     assert (out2 / "report.md").read_bytes() == report.read_bytes()
     assert sorted(p.name for p in out2.glob("*.png")) == pngs
     assert "da+na" in out_report
+
+
+@pytest.mark.parametrize(("text", "seeds"), [("5", 5), ("0,3", [0, 3]), ("3,", [3]),
+                                             (" 1, 2 ", [1, 2])])
+def test_seeds_is_a_count_without_a_comma_and_a_list_with_one(text, seeds):
+    from avalanche_neuromod.cli import _seeds
+
+    assert _seeds(text) == seeds
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ("0", "--seeds: 0 is a count of seeds (N runs seeds 0..N-1); for seed 0 alone write "
+          "--seeds 0,"),
+    ("0,0", "--seeds: duplicate seed 0 in '0,0'"),
+    ("2,1,2", "--seeds: duplicate seed 2"),
+    ("1,-2", "--seeds: seeds are integers >= 0"),
+])
+@pytest.mark.parametrize("command", [["run"], ["leaderboard", "quick"],
+                                     ["select", "quick", "--strategy", "full", "--grid", "full"]])
+def test_seeds_mistakes_are_one_line(command, text, needle, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rc = main([*command, "--seeds", text, "--no-progress"])
+    out, err = capsys.readouterr()
+    assert_one_line_error(rc, out, err, needle)
+
+
+def test_version_names_the_package_and_its_avalanche_and_torch(capsys):
+    from importlib.metadata import version
+
+    from avalanche_neuromod import __version__
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert __version__ == version("avalanche-neuromod")  # stated once (pyproject reads it)
+    assert capsys.readouterr().out == (f"avalanche-neuromod {__version__} (avalanche-lib "
+                                       f"{version('avalanche-lib')}, torch {version('torch')})\n")

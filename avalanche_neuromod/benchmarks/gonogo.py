@@ -24,13 +24,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
-import torch
-from avalanche.benchmarks.scenarios.dataset_scenario import benchmark_from_datasets
-from avalanche.benchmarks.scenarios.supervised import with_classes_timeline
-from avalanche.benchmarks.utils.classification_dataset import (
-    _make_taskaware_tensor_classification_dataset as make_tensor_dataset,
-)
+if TYPE_CHECKING:  # torch and Avalanche are imported where used: a suite validates without them
+    import torch
 
 VISUAL, AUDITORY = "visual", "auditory"
 CUE_NAMES = {VISUAL: ("A", "B"), AUDITORY: ("X", "Y")}
@@ -76,6 +73,8 @@ def apply_shift(
     if kind == "intra":
         return Rule(rule.dimension, 0, rule.exemplar + 1)
     if kind == "extra":
+        import torch
+
         other = AUDITORY if rule.dimension == VISUAL else VISUAL
         cue = int(torch.randint(0, 2, (1,), generator=rng))
         return Rule(other, cue, (exemplars or {}).get(other, 0))
@@ -128,6 +127,13 @@ class GoNoGoConfig:
         parse_rule(self.initial_rule, field="initial_rule")
         return self
 
+    def nbytes(self) -> tuple[int, int]:
+        """``(input size, bytes of the whole stream)``: float32 inputs (two populations, plus
+        the context cue when cued), int64 labels and stimuli, train and test trials."""
+        n_rules = len(self.rules) if self.rules is not None else len(self.shifts) + 1
+        width = 2 * self.population_size + (n_rules if self.cued else 0)
+        return width, n_rules * (self.trials_per_rule + self.test_trials) * (4 * width + 16)
+
 
 class PopulationCode:
     """Sparse binary codes of each cue exemplar, drawn once per stream from its generator."""
@@ -139,6 +145,8 @@ class PopulationCode:
         self._codes: dict[tuple[str, int, int], torch.Tensor] = {}
 
     def code(self, dimension: str, cue: int, exemplar: int) -> torch.Tensor:
+        import torch
+
         key = (dimension, cue, exemplar)
         if key not in self._codes:
             # draw both cues of a pair together so the order of requests never matters
@@ -172,6 +180,8 @@ def _trials(
     rng: torch.Generator,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``n`` balanced trials (each compound stimulus equally often, shuffled)."""
+    import torch
+
     stimulus = torch.arange(n) % 4
     stimulus = stimulus[torch.randperm(n, generator=rng)]
     visual_cue, auditory_cue = stimulus // 2, stimulus % 2
@@ -227,6 +237,13 @@ def gonogo_benchmark(
         test_trials=test_trials, population_size=population_size, sparsity=sparsity,
         noise=noise, cued=bool(cued), seed=int(seed),
     ).validate()
+    import torch
+    from avalanche.benchmarks.scenarios.dataset_scenario import benchmark_from_datasets
+    from avalanche.benchmarks.scenarios.supervised import with_classes_timeline
+    from avalanche.benchmarks.utils.classification_dataset import (
+        _make_taskaware_tensor_classification_dataset as make_tensor_dataset,
+    )
+
     rng = torch.Generator().manual_seed(config.seed)
     sequence = _rule_sequence(config, rng)
     code = PopulationCode(population_size=config.population_size, sparsity=config.sparsity,

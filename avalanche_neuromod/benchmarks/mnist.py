@@ -12,13 +12,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..errors import DataRootError
+
 DATA_ENV = "AVALANCHE_NEUROMOD_DATA"
 MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-
-
-class DataRootError(FileNotFoundError):
-    """The data root is missing or lacks the data set (the message names it)."""
 
 
 def resolve_data_root(dataset_root: str | os.PathLike | None = None) -> Path | None:
@@ -32,10 +30,14 @@ def resolve_data_root(dataset_root: str | os.PathLike | None = None) -> Path | N
     if missing:
         raise DataRootError(f"dataset_root: {root} has no MNIST (missing {raw / missing[0]}); "
                             f"point dataset_root or ${DATA_ENV} at a folder with MNIST/raw/")
+    from .mnist_files import check_mnist_files
+
+    check_mnist_files(root)  # sizes, IDX headers, MNIST.md5: once per process and file
     return root
 
 
 BACKENDS = ("tensor", "avalanche")
+SAMPLE_ORDERS = ("avalanche", "label")  # of PermutedMNIST's and RotatedMNIST's experiences
 
 
 def _backend(name: str) -> str:
@@ -152,34 +154,50 @@ def split_mnist(
     return _finish(bm, validation=validation, seed=seed)
 
 
+def _sample_order(order: str, backend: str) -> str:
+    if order not in SAMPLE_ORDERS:
+        raise ValueError(f"sample_order: unknown order {order!r}; choose from "
+                         f"{', '.join(SAMPLE_ORDERS)}")
+    if order != "avalanche" and backend != "tensor":
+        raise ValueError(f"sample_order: {order!r} is the tensor backend's only (Avalanche's "
+                         "own datasets have Avalanche's order)")
+    return order
+
+
 def permuted_mnist(*, n_experiences: int = 10, seed: int = 0, validation: float = 0.0,
                    train_samples: int | None = None, backend: str = "tensor",
-                   dataset_root=None):
+                   sample_order: str = "avalanche", dataset_root=None):
     """Avalanche's ``PermutedMNIST`` with reproducible permutations (``seed`` fixed).
 
     ``train_samples`` keeps a seeded draw of that many samples of each training experience
     (:func:`sample_training`, GEM's reduced setting). ``backend`` as in :func:`split_mnist`.
+    ``sample_order`` (tensor backend): ``"avalanche"`` (Avalanche's order of the samples in each
+    experience) or ``"label"`` (digits 0..9 in every experience, the order of the results
+    committed before it followed Avalanche; :mod:`.tensor_mnist`).
     """
     from avalanche.benchmarks.classic import PermutedMNIST
 
     from .tensor_mnist import permuted_mnist_tensors
 
     root = resolve_data_root(dataset_root)
-    if _backend(backend) == "tensor":
-        bm = _build(permuted_mnist_tensors, n_experiences=n_experiences, seed=seed, root=root)
+    order = _sample_order(sample_order, _backend(backend))
+    if backend == "tensor":
+        bm = _build(permuted_mnist_tensors, n_experiences=n_experiences, seed=seed, root=root,
+                    sample_order=order)
     else:
         bm = _build(PermutedMNIST, n_experiences=n_experiences, seed=seed, dataset_root=root)
     return _finish(bm, validation=validation, seed=seed, train_samples=train_samples)
 
 
 def rotated_mnist(*, n_experiences: int = 5, seed: int = 0, rotations_list=None,
-                  validation: float = 0.0, backend: str = "tensor", dataset_root=None):
+                  validation: float = 0.0, backend: str = "tensor",
+                  sample_order: str = "avalanche", dataset_root=None):
     """Avalanche's ``RotatedMNIST``: one rotation of every digit per experience (domain-IL).
 
     Angles are drawn from ``seed`` unless ``rotations_list`` gives them (degrees, one per
     experience). ``backend`` as in :func:`split_mnist` (the images are the same; Avalanche's
     lazy rotation also draws from torch's generator at every read, so the two backends shuffle
-    differently).
+    differently). ``sample_order`` as in :func:`permuted_mnist`.
     """
     from avalanche.benchmarks.classic import RotatedMNIST
 
@@ -187,9 +205,10 @@ def rotated_mnist(*, n_experiences: int = 5, seed: int = 0, rotations_list=None,
 
     root = resolve_data_root(dataset_root)
     angles = list(rotations_list) if rotations_list is not None else None
-    if _backend(backend) == "tensor":
+    order = _sample_order(sample_order, _backend(backend))
+    if backend == "tensor":
         bm = _build(rotated_mnist_tensors, n_experiences=n_experiences, seed=seed,
-                    rotations_list=angles, root=root)
+                    rotations_list=angles, root=root, sample_order=order)
     else:
         bm = _build(RotatedMNIST, n_experiences=n_experiences, seed=seed, rotations_list=angles,
                     dataset_root=root)

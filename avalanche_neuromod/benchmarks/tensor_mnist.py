@@ -13,8 +13,19 @@ normalisation ((x / 255 - 0.1307) / 0.3081, after the permutation or rotation) a
 order of samples inside an experience (grouped by class as Avalanche groups them, then
 MNIST's order) are taken from, or
 checked against, ``avalanche.benchmarks.classic`` (tests/test_tensor_mnist.py compares them
-sample by sample). Pass ``backend="avalanche"`` to a benchmark to use Avalanche's lazy
-datasets instead.
+sample by sample, over many seeds and experience counts). Pass ``backend="avalanche"`` to a
+benchmark to use Avalanche's lazy datasets instead.
+
+**Sample order of PermutedMNIST and RotatedMNIST** (:data:`SAMPLE_ORDERS`). Avalanche builds
+these with ``nc_benchmark(one_dataset_per_exp=True)``: experience ``i``'s digits get the class
+ids ``10 i .. 10 i + 9`` and its samples are concatenated class by class in the iteration order
+of the Python ``set`` of those ids. For most ``i`` that is 0..9; for ``i`` = 3, 6, 9, 12, 19,
+22, ... (where ``10 i mod 32`` wraps in the set's 32-slot table) it starts at another digit:
+experience 3 holds digits 2..9, then 0, 1. ``sample_order="avalanche"`` (the default) is that
+order; ``sample_order="label"`` is digits 0..9 in every experience, the order of this backend
+before it followed Avalanche (the committed leaderboard suites name it so that their records
+reproduce). Both hold the same digits, so a test accuracy is the same with either, but the
+training minibatches, validation splits and ``train_samples`` draws differ from experience 3 on.
 """
 
 from __future__ import annotations
@@ -30,6 +41,8 @@ from avalanche.benchmarks.utils.classification_dataset import (
     _make_taskaware_tensor_classification_dataset as make_tensor_dataset,
 )
 
+from .mnist import SAMPLE_ORDERS
+
 MEAN, STD = 0.1307, 0.3081
 
 
@@ -38,6 +51,10 @@ def mnist_tensors(root: str | None) -> tuple[torch.Tensor, ...]:
     """``(x_train, y_train, x_test, y_test)``: uint8 images (N, 28, 28) and int64 labels."""
     from avalanche.benchmarks.datasets.external_datasets.mnist import get_mnist_dataset
 
+    if root is not None:  # one line naming a truncated, zeroed or garbage file, not torch's
+        from .mnist_files import check_mnist_files
+
+        check_mnist_files(root)
     train, test = get_mnist_dataset(root)  # downloads into Avalanche's folder when root is None
     return (train.data.clone(), train.targets.clone().long(), test.data.clone(),
             test.targets.clone().long())
@@ -51,10 +68,32 @@ def _normalized(x: torch.Tensor) -> torch.Tensor:
     return (x - MEAN) / STD
 
 
-def _by_class(labels: torch.Tensor, classes) -> torch.Tensor:
-    """Indices of ``classes``' samples, grouped by class in the order Avalanche groups them
-    (the iteration order of a Python set of the class ids), then in the data set's order."""
-    return torch.cat([(labels == c).nonzero().flatten() for c in set(classes)])
+def class_indices(labels: torch.Tensor, classes) -> torch.Tensor:
+    """Indices of ``classes``' samples, grouped by class in the order given, then in the data
+    set's order."""
+    return torch.cat([(labels == c).nonzero().flatten() for c in classes])
+
+
+def split_class_order(classes) -> list[int]:
+    """The order in which Avalanche's ``NCScenario`` concatenates an experience's classes: the
+    iteration order of the Python ``set`` built from them (in the order given)."""
+    return list(set(classes))
+
+
+def domain_class_order(experience: int, sample_order: str = "avalanche") -> list[int]:
+    """The order of the digits in experience ``experience`` of PermutedMNIST or RotatedMNIST.
+
+    ``"avalanche"``: Avalanche's, where experience ``i``'s digit ``c`` has the class id
+    ``10 i + c`` (``nc_benchmark`` concatenates the experiences' data sets, 10 classes each)
+    and an experience's classes are iterated as a ``set`` of those ids. ``"label"``: 0..9.
+    """
+    if sample_order not in SAMPLE_ORDERS:
+        raise ValueError(f"sample_order: unknown order {sample_order!r}; choose from "
+                         f"{', '.join(SAMPLE_ORDERS)}")
+    if sample_order == "label":
+        return list(range(10))
+    first = 10 * experience
+    return [c - first for c in split_class_order(range(first, first + 10))]
 
 
 def _scenario(train: list, test: list):
@@ -80,7 +119,7 @@ def split_mnist_tensors(*, n_experiences: int, return_task_id: bool, seed: int,
         classes = order[i * per:(i + 1) * per]
         task = i if return_task_id else 0
         for x, y, out in ((x_train, y_train, train), (x_test, y_test, test)):
-            idx = _by_class(y, classes)
+            idx = class_indices(y, split_class_order(classes))
             out.append(make_tensor_dataset(_normalized(_scaled(x[idx])), y[idx],
                                            task_labels=task))
     scenario = _scenario(train, test)
@@ -97,23 +136,27 @@ def _avalanche_class_order(n_experiences: int, seed: int) -> list[int]:
     return torch.as_tensor(list(range(10)))[torch.randperm(10)].tolist()
 
 
-def permuted_mnist_tensors(*, n_experiences: int, seed: int, root) -> object:
-    """PermutedMNIST: experience ``i`` permutes the pixels with the ``i``-th draw of ``seed``."""
+def permuted_mnist_tensors(*, n_experiences: int, seed: int, root,
+                           sample_order: str = "avalanche") -> object:
+    """PermutedMNIST: experience ``i`` permutes the pixels with the ``i``-th draw of ``seed``;
+    its samples in ``sample_order`` (:func:`domain_class_order`)."""
     x_train, y_train, x_test, y_test = mnist_tensors(None if root is None else str(root))
     rng = np.random.RandomState(seed)
     train, test = [], []
-    for _ in range(n_experiences):
+    for i in range(n_experiences):
         perm = torch.from_numpy(rng.permutation(784)).long()
         for x, y, out in ((x_train, y_train, train), (x_test, y_test, test)):
-            idx = _by_class(y, range(10))
+            idx = class_indices(y, domain_class_order(i, sample_order))
             flat = _scaled(x[idx]).reshape(len(idx), 784)[:, perm]
             out.append(make_tensor_dataset(_normalized(flat.reshape(-1, 1, 28, 28)), y[idx],
                                            task_labels=0))
     return _scenario(train, test)
 
 
-def rotated_mnist_tensors(*, n_experiences: int, seed: int, rotations_list, root) -> object:
-    """RotatedMNIST: experience ``i`` rotates every digit by the ``i``-th angle."""
+def rotated_mnist_tensors(*, n_experiences: int, seed: int, rotations_list, root,
+                          sample_order: str = "avalanche") -> object:
+    """RotatedMNIST: experience ``i`` rotates every digit by the ``i``-th angle; its samples in
+    ``sample_order`` (:func:`domain_class_order`)."""
     from torchvision.transforms import InterpolationMode
     from torchvision.transforms.functional import rotate
 
@@ -124,7 +167,7 @@ def rotated_mnist_tensors(*, n_experiences: int, seed: int, rotations_list, root
         angle = float(rotations_list[i]) if rotations_list is not None else \
             float(rng.randint(-180, 181))
         for x, y, out in ((x_train, y_train, train), (x_test, y_test, test)):
-            idx = _by_class(y, range(10))
+            idx = class_indices(y, domain_class_order(i, sample_order))
             rotated = rotate(_scaled(x[idx]), angle, interpolation=InterpolationMode.NEAREST,
                              fill=0.0)
             out.append(make_tensor_dataset(_normalized(rotated), y[idx], task_labels=0))

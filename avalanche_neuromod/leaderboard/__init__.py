@@ -1,8 +1,13 @@
-"""Leaderboards: suites of benchmarks x strategies x seeds, resumable results, reports."""
+"""Leaderboards: suites of benchmarks x strategies x seeds, resumable results, reports.
 
-from .runner import run_suite, run_suite_cell
-from .spec import SuiteCell, load_suite, suite_cells
-from .store import append_record, finished_keys, read_records
+Exports are imported on first use (:mod:`avalanche_neuromod._lazy`): loading a suite does not
+import the runner (torch, Avalanche).
+"""
 
-__all__ = ["SuiteCell", "append_record", "finished_keys", "load_suite", "read_records",
-           "run_suite", "run_suite_cell", "suite_cells"]
+from .._lazy import lazy_exports
+
+_EXPORTS = {"run_suite": ".runner", "run_suite_cell": ".runner", "SuiteCell": ".spec",
+            "load_suite": ".spec", "suite_cells": ".spec", "append_record": ".store",
+            "finished_keys": ".store", "read_records": ".store"}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

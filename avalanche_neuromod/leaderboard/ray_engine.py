@@ -103,9 +103,9 @@ def task_device(device: str | None, gpus_per_cell: float) -> str:
 
 def run_cell_task(fn: Callable[..., dict], cell: Any, kwargs: dict) -> dict:
     """The body of one Ray task: ``fn(cell, **kwargs)`` on one torch thread."""
-    import torch
+    from ..threads import set_threads
 
-    torch.set_num_threads(1)  # small models: intra-op threads only add overhead
+    set_threads()  # one intra-op thread per task unless asked (threads.py)
     return fn(cell, **kwargs)
 
 

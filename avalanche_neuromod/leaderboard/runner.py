@@ -25,9 +25,10 @@ def _optimizer(model: torch.nn.Module, spec: dict) -> torch.optim.Optimizer:
 
 
 def _benchmark(cell: SuiteCell):
-    from ..benchmarks import get_benchmark
+    from ..benchmarks import call_args, get_benchmark
 
-    return get_benchmark(cell.benchmark_name, seed=cell.seed, **cell.benchmark_args)
+    return get_benchmark(cell.benchmark_name, seed=cell.seed,
+                         **call_args(cell.benchmark_name, cell.benchmark_args))
 
 
 def _input_size(bm) -> int:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 import random
 from collections import defaultdict
 from pathlib import Path
@@ -28,16 +29,22 @@ from typing import Any
 
 import yaml
 
+from ..catalog import resolve
 from ..config import ConfigError, load_yaml
-from ..strategies.presets import PresetError, build_plugins, load_preset
+from ..outputs import check_output_dir
+from ..strategies.presets import LOCAL_DIR, PresetError, build_plugins, load_preset, preset_source
 from .spec import load_suite
 from .store import read_records
 
 DEFAULT_VALIDATION = 0.1
+MAX_GRID_POINTS = 1_000_000
 
 
 def load_grid(source: str | Path | dict) -> dict[str, list]:
-    """A grid from a YAML file or a dict: ``{"a.b.c": [values...]}`` (validated)."""
+    """A grid from a YAML file, a grid's name (``full``: :func:`avalanche_neuromod.catalog.resolve`)
+    or a dict: ``{"a.b.c": [values...]}`` (validated)."""
+    if not isinstance(source, dict):
+        source = resolve(source, kind="grid")
     where = "grid" if isinstance(source, dict) else str(source)
     data = copy.deepcopy(source) if isinstance(source, dict) else load_yaml(source)
     if not isinstance(data, dict) or not data:
@@ -48,6 +55,9 @@ def load_grid(source: str | Path | dict) -> dict[str, list]:
                               "baseline.args.")
         if not isinstance(values, list) or not values:
             raise ConfigError(f"{where}.{key}: must be a non-empty list of candidate values")
+    points = math.prod(len(values) for values in data.values())
+    if points > MAX_GRID_POINTS:  # every point is listed before trials of them are drawn
+        raise ConfigError(f"{where}: {points} points, at most {MAX_GRID_POINTS}")
     return data
 
 
@@ -133,14 +143,40 @@ def score_candidates(records: list[dict]) -> list[dict]:
     return rows
 
 
+def presets_folder(write: bool | str | Path) -> Path:
+    """Where ``select --write [DIR]`` writes: ``DIR``, else ``./strategies`` when the current
+    folder has one; never into an installed package (site-packages)."""
+    if write is True or write == "":
+        root = Path.cwd() / LOCAL_DIR
+        if not root.is_dir():
+            raise ConfigError(f"--write: no {LOCAL_DIR}/ folder in the current directory to write "
+                              "the selected preset into; name one: --write DIR")
+    else:
+        root = Path(write)
+        if root.exists() and not root.is_dir():
+            raise ConfigError(f"--write: {root} is not a folder")
+    if {"site-packages", "dist-packages"} & set(root.resolve().parts):
+        raise ConfigError(f"--write: {root} is inside an installed package; name a folder of "
+                          "your own: --write DIR")
+    return root
+
+
 def write_selected(preset: str, override: dict, *, provenance: dict,
                    presets_dir: str | Path | None = None) -> Path:
-    """Write ``override`` into ``strategies/<preset>.yaml`` with where it came from."""
-    root = Path(presets_dir) if presets_dir else Path(__file__).resolve().parents[2] / "strategies"
+    """Write ``override`` into ``<presets_dir>/<preset>.yaml`` (default :func:`presets_folder`)
+    with where it came from. A folder without that preset starts from the preset as it is found
+    now (:func:`~avalanche_neuromod.strategies.presets.load_preset`), comments included."""
+    root = presets_folder(presets_dir if presets_dir else True)
     path = root / f"{preset}.yaml"
-    if not path.is_file():
-        raise ConfigError(f"--strategy: no preset file {path} to write the selection into")
-    text = path.read_text(encoding="utf-8")
+    if path.is_file():
+        text = path.read_text(encoding="utf-8")
+    else:
+        source = preset_source(preset)
+        if source is None:
+            raise ConfigError(f"--strategy: no preset file {preset!r} to write the selection "
+                              "from")
+        text = source.read_text(encoding="utf-8")
+        root.mkdir(parents=True, exist_ok=True)
     header = [line for line in text.splitlines() if line.startswith("#")]
     data = yaml.safe_load(text) or {}
     data = _merge(data, override)
@@ -153,9 +189,13 @@ def write_selected(preset: str, override: dict, *, provenance: dict,
 
 def run_selection(suite_source, *, preset: str, grid, trials: int, out_dir=None,
                   validation: float = DEFAULT_VALIDATION, seeds=None, workers: int = 1,
-                  device: str | None = None, write: bool = False, command: str | None = None,
-                  progress: bool = True, presets_dir=None) -> dict:
-    """Select ``preset``'s hyper-parameters on ``suite_source``'s validation streams."""
+                  device: str | None = None, write: bool | str | Path = False,
+                  command: str | None = None, progress: bool = True, presets_dir=None) -> dict:
+    """Select ``preset``'s hyper-parameters on ``suite_source``'s validation streams.
+
+    ``write`` (``True``: ``./strategies``; or a folder) writes the winner into
+    ``<folder>/<preset>.yaml`` (:func:`write_selected`); the folder is checked before any run.
+    """
     from .runner import run_suite
 
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
@@ -166,10 +206,13 @@ def run_selection(suite_source, *, preset: str, grid, trials: int, out_dir=None,
         load_preset(preset)
     except PresetError as err:
         raise ConfigError(f"--strategy: {err}") from None
+    if write and not presets_dir:
+        presets_dir = presets_folder(write)  # a bad target fails before anything runs
     suite = load_suite(suite_source, seeds=seeds)
     grid = load_grid(grid)
     sel = selection_suite(suite, preset=preset, grid=grid, trials=trials, validation=validation)
-    out = Path(out_dir) if out_dir else Path("reports") / "selection" / sel["name"]
+    out = check_output_dir(out_dir or Path("reports") / "selection" / sel["name"],
+                           files=("results.jsonl",))  # before anything runs
     run_suite(sel, out_dir=out, workers=workers, device=device, progress=progress,
               command=command)
     labels = {f"{load_preset(preset).get('name', preset)}#{i}" for i in
@@ -191,5 +234,5 @@ def run_selection(suite_source, *, preset: str, grid, trials: int, out_dir=None,
     return result
 
 
-__all__ = ["candidates", "load_grid", "run_selection", "score_candidates", "selection_suite",
-           "write_selected"]
+__all__ = ["candidates", "load_grid", "presets_folder", "run_selection", "score_candidates",
+           "selection_suite", "write_selected"]

@@ -34,8 +34,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..benchmarks import BENCHMARKS, check_benchmark_args
-from ..config import ConfigError, check_keys, deep_merge, load_yaml, number, positive_int
+from .. import config
+from ..benchmarks import (
+    BENCHMARKS,
+    VALIDATION_SEED_OFFSET,
+    cell_args,
+    check_benchmark_args,
+    stream_size,
+)
+from ..catalog import resolve as resolve_suite
+from ..config import (
+    ConfigError,
+    check_keys,
+    check_memory,
+    deep_merge,
+    load_yaml,
+    number,
+    positive_int,
+    run_memory,
+    safe_name,
+    seed_values,
+)
+from ..registry import check_model, merge_model
 from ..strategies.presets import PresetError, load_preset
 from ..strategies.registry import build_strategy as _build_strategy  # bound here: spies skip it
 
@@ -48,6 +68,7 @@ BUDGET_DEFAULT: dict[str, Any] = {
     "eval_mb_size": 1024,
 }
 OPTIMIZERS = ("sgd", "adam")
+SEED_LIMIT = config.SEED_LIMIT - VALIDATION_SEED_OFFSET  # Go/No-Go validation streams add it
 
 
 @dataclass(frozen=True)
@@ -90,19 +111,15 @@ def _merge_budget(base: dict, update, *, field: str) -> dict:
         if key in update and not isinstance(update[key], dict):
             raise ConfigError(f"{field}.{key}: must be a mapping, got "
                               f"{type(update[key]).__name__}")
-    return deep_merge(base, update)
+    merged = deep_merge(base, update)
+    if "model" in update:  # another (registered) model replaces the MLP's arguments
+        merged["model"] = merge_model(base["model"], update["model"])
+    return merged
 
 
 def _check_budget(budget: dict, *, field: str) -> dict:
     check_keys(budget, set(BUDGET_DEFAULT), field=field)
-    model = check_keys(budget["model"], {"hidden", "layers", "activation"}, field=f"{field}.model")
-    positive_int(model["hidden"], field=f"{field}.model.hidden")
-    if isinstance(model["layers"], bool) or not isinstance(model["layers"], int) or \
-            model["layers"] < 0:
-        raise ConfigError(f"{field}.model.layers: must be an integer >= 0")
-    if model["activation"] not in ("relu", "tanh", "leaky_relu"):
-        raise ConfigError(f"{field}.model.activation: unknown activation "
-                          f"{model['activation']!r}; choose from relu, tanh, leaky_relu")
+    check_model(budget["model"], field=f"{field}.model")  # the MLP's, or a registered model's
     opt = check_keys(budget["optimizer"], {"name", "lr", "momentum"}, field=f"{field}.optimizer")
     if opt["name"] not in OPTIMIZERS:
         raise ConfigError(f"{field}.optimizer.name: unknown optimizer {opt['name']!r}; choose "
@@ -114,38 +131,31 @@ def _check_budget(budget: dict, *, field: str) -> dict:
     return budget
 
 
-def load_suite(source: str | Path | dict, *, seeds=None, strategies=None) -> dict:
-    """Read (YAML path, or a name of ``benchmarks/<name>.yaml``) and validate a suite.
+def load_suite(source: str | Path | dict, *, seeds=None, strategies=None,
+               build: bool = True) -> dict:
+    """Read (a YAML path, or a suite's name: :func:`avalanche_neuromod.catalog.resolve`) and
+    validate a suite.
 
     ``seeds`` (a count or a list) replaces the file's seeds; ``strategies`` (labels) keeps only
     those strategies' cells. Neither changes a cell's key, so a suite run in parts (by seeds or by
-    strategies, in several processes or sessions) fills one ``results.jsonl``."""
+    strategies, in several processes or sessions) fills one ``results.jsonl``.
+
+    Every check that needs no Avalanche runs first, for the whole suite; then (``build``) each
+    strategy is built once, which imports Avalanche: a caller with checks of its own (the command
+    line) passes ``build=False`` first, so that their errors come before that import."""
+    pending: list[tuple] = []  # (label, preset, learning, where) to build, after every check
     if isinstance(source, dict):
         data, where = copy.deepcopy(source), "suite"
     else:
-        path = Path(source)
-        if not path.suffix and not path.exists():
-            path = Path(__file__).resolve().parents[2] / "benchmarks" / f"{source}.yaml"
-        if not path.is_file():
-            raise ConfigError(f"suite: no suite file {source!r} (give a path or a name in "
-                              "benchmarks/)")
+        path = resolve_suite(source)  # the current folder's, else the packaged one
         data, where = load_yaml(path), str(path)
     data = check_keys(data, SUITE_KEYS, field=where)
     if seeds is not None:
         data["seeds"] = seeds
     name = data.get("name") or (Path(str(source)).stem if not isinstance(source, dict) else "")
-    if not isinstance(name, str) or not name:
-        raise ConfigError(f"{where}.name: must be a non-empty string")
-    seeds_value = data.get("seeds", 5)
-    if isinstance(seeds_value, list):
-        if not seeds_value or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
-                                      for s in seeds_value):
-            raise ConfigError(f"{where}.seeds: must be a count or a list of integers >= 0")
-        seed_list = list(seeds_value)
-        if len(set(seed_list)) != len(seed_list):
-            raise ConfigError(f"{where}.seeds: duplicate seed in {seed_list}")
-    else:
-        seed_list = list(range(positive_int(seeds_value, field=f"{where}.seeds")))
+    safe_name(name, field=f"{where}.name")  # it names the output folder
+    seed_list = seed_values(data.get("seeds", 5), field=f"{where}.seeds" if seeds is None
+                            else "--seeds", limit=SEED_LIMIT)
     learning = data.get("learning", "supervised")
     if learning not in ("supervised", "reward"):
         raise ConfigError(f"{where}.learning: must be supervised or reward, got {learning!r}")
@@ -162,7 +172,7 @@ def load_suite(source: str | Path | dict, *, seeds=None, strategies=None) -> dic
         if bench.get("name") not in BENCHMARKS:
             raise ConfigError(f"{field}.name: unknown benchmark {bench.get('name')!r}; choose "
                               f"from {', '.join(sorted(BENCHMARKS))}")
-        label = bench.get("label") or bench["name"]
+        label = safe_name(bench.get("label") or bench["name"], field=f"{field}.label")
         if label in labels:
             raise ConfigError(f"{field}.label: duplicate label {label!r}")
         labels.add(label)
@@ -173,6 +183,7 @@ def load_suite(source: str | Path | dict, *, seeds=None, strategies=None) -> dic
             check_benchmark_args(bench["name"], args, field=f"{field}.args")
         except ValueError as err:
             raise ConfigError(str(err)) from None
+        args = cell_args(bench["name"], args)  # sample_order's default written out
         bench_budget = _check_budget(_merge_budget(budget, bench.get("budget"),
                                                    field=f"{field}.budget"),
                                      field=f"{field}.budget")
@@ -184,19 +195,25 @@ def load_suite(source: str | Path | dict, *, seeds=None, strategies=None) -> dic
         resolved.append({"name": bench["name"], "label": label, "args": args,
                          "budget": bench_budget, "targets": targets,
                          "strategies": None if own is None else
-                         _strategies(own, field=f"{field}.strategies", learning=learning)})
+                         _strategies(own, field=f"{field}.strategies", learning=learning,
+                                     pending=pending)})
     suite_strategies = data.get("strategies")
     if suite_strategies is None and all(b["strategies"] is not None for b in resolved):
         suite_strategies = []
     else:
         suite_strategies = _strategies(suite_strategies, field=f"{where}.strategies",
-                                       learning=learning)
+                                       learning=learning, pending=pending)
     for bench in resolved:
         if bench["strategies"] is None:
             bench["strategies"] = suite_strategies
     if strategies is not None:
         resolved, suite_strategies = _keep_strategies(resolved, suite_strategies, strategies,
                                                       where=where)
+    _check_memory(resolved, data, where=where)
+    kept = {s["label"] for b in resolved for s in b["strategies"]}
+    for label, preset, how, at in pending if build else ():
+        if label in kept:
+            _check_buildable(preset, learning=how, where=at)
     return {"name": name, "description": data.get("description", ""), "seeds": seed_list,
             "learning": learning, "benchmarks": resolved,
             "strategies": [s["label"] for s in suite_strategies], "source": where}
@@ -227,7 +244,12 @@ def _labels(entries) -> list[str]:
             for e in entries if isinstance(e, (str, dict))]
 
 
-def _strategies(entries, *, field: str, learning: str) -> list[dict]:
+def _default_label(preset: str) -> str:
+    """A strategy's label when it has none: the preset's name, or a preset file's stem."""
+    return Path(preset).stem if preset.endswith((".yaml", ".yml")) else preset
+
+
+def _strategies(entries, *, field: str, learning: str, pending: list) -> list[dict]:
     """Resolve a list of strategy entries to ``{"label", "preset"}`` (validated, unique)."""
     if not isinstance(entries, list) or not entries:
         raise ConfigError(f"{field}: must be a non-empty list of preset names")
@@ -241,14 +263,14 @@ def _strategies(entries, *, field: str, learning: str) -> list[dict]:
                 raise ConfigError(f"{where}.preset: must be a preset name")
             if not isinstance(override, dict):
                 raise ConfigError(f"{where}.override: must be a mapping")
-            label = entry.get("label") or base
+            label = entry.get("label") or _default_label(base)
         elif isinstance(entry, str):
-            base, override, label = entry, {}, entry
+            base, override = entry, {}
+            label = _default_label(entry)
         else:
             raise ConfigError(f"{where}: must be a preset name or a mapping with preset, label "
                               f"and override, got {type(entry).__name__}")
-        if not isinstance(label, str):
-            raise ConfigError(f"{where}.label: must be a string")
+        safe_name(label, field=f"{where}.label")
         if label in labels:
             raise ConfigError(f"{where}: duplicate strategy {label!r}")
         labels.add(label)
@@ -262,7 +284,7 @@ def _strategies(entries, *, field: str, learning: str) -> list[dict]:
         if learning == "reward" and preset.get("baseline") is not None:
             raise ConfigError(f"{where}: {label!r} is an Avalanche baseline, which learns "
                               "supervised only; the suite has learning: reward")
-        _check_buildable(preset, learning=learning, where=where)
+        pending.append((label, preset, learning, where))
         out.append({"label": label, "preset": preset})
     return out
 
@@ -293,6 +315,35 @@ def _check_buildable(preset: dict, *, learning: str, where: str) -> None:
     except (TypeError, ValueError, AssertionError) as err:  # Avalanche's own argument checks
         raise ConfigError(f"{where}: preset {preset.get('name')!r}: {err}") from None
     _BUILDABLE.add(key)
+
+
+def _check_memory(benchmarks: list[dict], data: dict, *, where: str) -> None:
+    """A cell whose stream, model, batch or stored samples cannot fit in this machine's memory
+    fails here, with the estimate, instead of a MemoryError mid-suite."""
+    for i, bench in enumerate(benchmarks):
+        field = f"{where}.benchmarks[{i}]"
+        own = isinstance(data["benchmarks"][i], dict) and data["benchmarks"][i].get("budget")
+        budget_field = f"{field}.budget" if own else f"{where}.budget"
+        stream = stream_size(bench["name"], bench["args"])
+        if stream is None or "name" in bench["budget"]["model"]:
+            continue  # a registered benchmark or model: its size is not known here
+        for strategy in bench["strategies"]:
+            preset = strategy["preset"]
+            args = (preset.get("baseline") or {}).get("args") or {}
+            n_exp = bench["args"].get("n_experiences", 10)
+            stored = sum(v for v in ((preset.get("memory") or {}).get("size"),
+                                     args.get("mem_size"), args.get("patterns_per_exp", 0) * n_exp)
+                         if isinstance(v, int) and not isinstance(v, bool))
+            budget = bench["budget"]
+            parts = run_memory(stream, hidden=budget["model"]["hidden"],
+                               layers=budget["model"]["layers"],
+                               train_mb_size=budget["train_mb_size"],
+                               eval_mb_size=budget["eval_mb_size"], stored=stored)
+            check_memory({f"{field}.args": parts["stream"],
+                          f"{budget_field}.model": parts["model"],
+                          f"{budget_field}.train_mb_size": parts["batch"],
+                          f"strategy {strategy['label']!r} (stored samples)": parts["stored"]},
+                         what=f"a cell of {bench['label']!r} with {strategy['label']!r}")
 
 
 def suite_cells(suite: dict) -> list[SuiteCell]:

@@ -1,5 +1,7 @@
-"""Loggers for avalanche-neuromod experiments."""
+"""Loggers for avalanche-neuromod experiments (imported on first use: wandb is heavy)."""
 
-from avalanche_neuromod.logging.wandb_logger import WandBLogger, resolve_mode
+from .._lazy import lazy_exports
 
-__all__ = ["WandBLogger", "resolve_mode"]
+_EXPORTS = {"WandBLogger": ".wandb_logger", "resolve_mode": ".wandb_logger"}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

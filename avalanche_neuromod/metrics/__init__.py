@@ -6,28 +6,11 @@ Pure numpy functions plus Avalanche ``PluginMetric`` wrappers:
 * cue-conditional action entropy ``H(A|C)`` in bits (:mod:`.entropy`).
 """
 
-from .criterion import (
-    TrialsToCriterion,
-    moving_accuracy,
-    summarize_shifts,
-    trials_to_criterion,
-    trials_to_criterion_metrics,
-)
-from .entropy import (
-    ActionEntropy,
-    action_entropy_metrics,
-    conditional_action_entropy,
-    entropy_curve,
-)
+from .._lazy import lazy_exports
 
-__all__ = [
-    "trials_to_criterion",
-    "moving_accuracy",
-    "summarize_shifts",
-    "conditional_action_entropy",
-    "entropy_curve",
-    "TrialsToCriterion",
-    "ActionEntropy",
-    "trials_to_criterion_metrics",
-    "action_entropy_metrics",
-]
+_EXPORTS = {**dict.fromkeys(("TrialsToCriterion", "moving_accuracy", "summarize_shifts",
+                             "trials_to_criterion", "trials_to_criterion_metrics"), ".criterion"),
+            **dict.fromkeys(("ActionEntropy", "action_entropy_metrics",
+                             "conditional_action_entropy", "entropy_curve"), ".entropy")}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)  # imported on first use (Avalanche)
+__all__ = sorted(_EXPORTS)

@@ -1,11 +1,12 @@
-"""Pure-torch neuromodulators (no Avalanche import): the maths, tested alone."""
+"""Pure-torch neuromodulators (no Avalanche import): the maths, tested alone.
 
-from .acetylcholine import Acetylcholine
-from .base import RunningStats
-from .dopamine import Dopamine
-from .integration import Integrator, default_integration
-from .noradrenaline import Noradrenaline
-from .serotonin import Serotonin
+Exports are imported on first use (:mod:`avalanche_neuromod._lazy`).
+"""
 
-__all__ = ["Acetylcholine", "Dopamine", "Integrator", "Noradrenaline", "RunningStats",
-           "Serotonin", "default_integration"]
+from .._lazy import lazy_exports
+
+_EXPORTS = {"Acetylcholine": ".acetylcholine", "RunningStats": ".base", "Dopamine": ".dopamine",
+            "Integrator": ".integration", "default_integration": ".integration",
+            "Noradrenaline": ".noradrenaline", "Serotonin": ".serotonin"}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

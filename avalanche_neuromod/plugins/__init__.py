@@ -1,15 +1,16 @@
-"""Avalanche plugins: thin glue from the training loop's hooks to the modulators."""
+"""Avalanche plugins: thin glue from the training loop's hooks to the modulators.
 
-from .acetylcholine import AcetylcholinePlugin
-from .base import ModulatorPlugin
-from .dopamine import DopaminePlugin
-from .guard import GuardMetric, NumericalFaultError, NumericalGuardPlugin, install_guard
-from .neuromodulation import ModulatorConfigError, NeuromodulationPlugin
-from .noradrenaline import NoradrenalinePlugin
-from .serotonin import SerotoninPlugin
-from .signals import ContextRecall, ModulatorSignals, modulator_signal_metrics
+Exports are imported on first use (:mod:`avalanche_neuromod._lazy`).
+"""
 
-__all__ = ["AcetylcholinePlugin", "ContextRecall", "DopaminePlugin", "GuardMetric",
-           "ModulatorConfigError", "ModulatorPlugin", "ModulatorSignals", "NeuromodulationPlugin",
-           "NoradrenalinePlugin", "NumericalFaultError", "NumericalGuardPlugin", "SerotoninPlugin",
-           "install_guard", "modulator_signal_metrics"]
+from .._lazy import lazy_exports
+
+_EXPORTS = {"AcetylcholinePlugin": ".acetylcholine", "ModulatorPlugin": ".base",
+            "DopaminePlugin": ".dopamine", "GuardMetric": ".guard",
+            "NumericalFaultError": ".guard", "NumericalGuardPlugin": ".guard",
+            "install_guard": ".guard", "ModulatorConfigError": ".neuromodulation",
+            "NeuromodulationPlugin": ".neuromodulation", "NoradrenalinePlugin": ".noradrenaline",
+            "SerotoninPlugin": ".serotonin", "ContextRecall": ".signals",
+            "ModulatorSignals": ".signals", "modulator_signal_metrics": ".signals"}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

@@ -6,31 +6,12 @@ The case-study report reads the ``results.json`` written by ``avalanche-neuromod
     write_report("results.json", "report/")
 """
 
-from .casestudy import (
-    claim_check,
-    format_table,
-    load_results,
-    markdown_table,
-    plot_entropy,
-    plot_forgetting,
-    plot_shifts,
-    summarize,
-    write_report,
-)
-from .stats import column_mean_ci, mean_ci, median_with_failures, solved_share
+from .._lazy import lazy_exports
 
-__all__ = [
-    "mean_ci",
-    "median_with_failures",
-    "solved_share",
-    "column_mean_ci",
-    "summarize",
-    "claim_check",
-    "format_table",
-    "markdown_table",
-    "plot_shifts",
-    "plot_entropy",
-    "plot_forgetting",
-    "load_results",
-    "write_report",
-]
+_EXPORTS = {**dict.fromkeys(("claim_check", "format_table", "load_results", "markdown_table",
+                             "plot_entropy", "plot_forgetting", "plot_shifts", "summarize",
+                             "write_report"), ".casestudy"),
+            **dict.fromkeys(("column_mean_ci", "mean_ci", "median_with_failures",
+                             "solved_share"), ".stats")}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)  # matplotlib only when a report is made
+__all__ = sorted(_EXPORTS)

@@ -6,6 +6,11 @@ A preset names the modulators a strategy uses and their parameters::
     modulators:
       dopamine: {tonic_rate: 0.05, ...}
       noradrenaline: {threshold: 3.0, ...}
+
+``learner`` sets the reward-driven learning rule (``RewardDrivenStrategy``'s ``rule``,
+``advantage``, ``entropy_coef``, ``inverse_temperature``, ``actor_lr``, ``epsilon``, ...; supervised
+learning ignores it), ``labels_trick: true`` trains every experience on its own classes' logits
+(:mod:`avalanche_neuromod.plugins.labels_trick`; any strategy, also a baseline).
 """
 
 from __future__ import annotations
@@ -15,24 +20,45 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
+from ..config import parse_yaml
+from ..errors import ConfigError, PresetError
 
 MODULATORS = ("dopamine", "noradrenaline", "acetylcholine", "serotonin")
 PRESET_KEYS = {"name", "description", "modulators", "integration", "baseline", "selection",
-               "memory"}
+               "memory", "learner", "labels_trick"}
 
 
-class PresetError(ValueError):
-    """A preset name, file or field is invalid (the message names it)."""
+LOCAL_DIR = "strategies"  # ./strategies/<name>.yaml shadows a packaged preset
 
 
-def _preset_files() -> dict[str, Any]:
+def packaged_presets() -> dict[str, Any]:
+    """The presets shipped with the package, by name (files of ``avalanche_neuromod.presets``)."""
     root = resources.files("avalanche_neuromod.presets")
     return {p.name[:-5]: p for p in root.iterdir() if p.name.endswith(".yaml")}
 
 
+def _preset_files() -> dict[str, Any]:
+    """Packaged presets, each shadowed by ``./strategies/<name>.yaml`` when the current folder
+    has one (where ``avalanche-neuromod select --write`` writes a selection)."""
+    files = packaged_presets()
+    local = Path.cwd() / LOCAL_DIR
+    if local.is_dir():
+        files.update({p.stem: p for p in sorted(local.glob("*.yaml"))})
+    return files
+
+
+def preset_source(name: str | Path):
+    """The file a preset name (or ``.yaml`` path) reads from, or ``None``."""
+    text = str(name)
+    files = _preset_files()
+    if text in files:
+        return files[text]
+    path = Path(text)
+    return path if text.endswith((".yaml", ".yml")) and path.is_file() else None
+
+
 def list_presets() -> list[str]:
-    """Names of the presets shipped with the package."""
+    """Names of the presets: the packaged ones and those of ``./strategies/``."""
     return sorted(_preset_files())
 
 
@@ -70,6 +96,23 @@ def validate_preset(data: Any, *, source: str) -> dict:
         if baseline is not None:
             raise PresetError(f"{source}: memory is for modulator presets; a baseline sets its "
                               "own (e.g. Replay's mem_size)")
+    learner = data.get("learner")
+    if learner is not None:  # the reward-driven learning rule's settings (RewardDrivenStrategy)
+        from .reward import check_learner
+
+        if baseline is not None:
+            raise PresetError(f"{source}: learner is for our reward-driven learner; a baseline "
+                              "sets its own args")
+        try:
+            check_learner(learner)
+        except ValueError as err:
+            raise PresetError(f"{source}: {err}") from None
+        if learner.get("rule") == "q-learning" and modulators:
+            raise PresetError(f"{source}: learner.rule: q-learning takes no modulators (they act "
+                              "on the actor-critic's third factor and policy)")
+    labels_trick = data.get("labels_trick")
+    if labels_trick is not None and not isinstance(labels_trick, bool):
+        raise PresetError(f"{source}: labels_trick must be true or false, got {labels_trick!r}")
     integration = data.get("integration")
     if integration is not None:
         from ..modulators.integration import IntegrationError, validate_integration
@@ -90,21 +133,21 @@ def load_preset(name_or_path: str | Path | dict) -> dict:
     text = str(name_or_path)
     files = _preset_files()
     if text in files:
-        source, raw = f"preset {text!r}", files[text].read_text()
+        source, raw = f"preset {text!r}", files[text].read_bytes()
     elif text.endswith((".yaml", ".yml")):
         path = Path(text)
         try:
-            raw = path.read_text()
+            raw = path.read_bytes()
         except OSError as err:
             raise PresetError(f"preset: cannot read {path}: {err.strerror}") from None
         source = str(path)
     else:
         raise PresetError(f"preset: unknown preset {text!r}; choose from "
                           f"{', '.join(list_presets())} or give a .yaml file")
-    try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as err:
-        raise PresetError(f"{source}: invalid YAML ({err.__class__.__name__})") from None
+    try:  # UTF-8, no duplicate keys: the suites' loader
+        data = parse_yaml(raw, source=source)
+    except ConfigError as err:
+        raise PresetError(str(err).removeprefix("config: ")) from None
     preset = validate_preset(data, source=source)
     preset.setdefault("name", text)
     return preset

@@ -9,12 +9,33 @@ or ``baseline`` (an Avalanche strategy class and its hyper-parameters)::
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from .presets import PresetError, load_preset
 
+if TYPE_CHECKING:  # imported where used: suites validate presets before torch is loaded
+    import torch
+
 BASELINES = ("Naive", "JointTraining", "Cumulative", "EWC", "SynapticIntelligence", "LwF",
-             "MAS", "GEM", "AGEM", "Replay")
+             "MAS", "GEM", "AGEM", "Replay", "DER", "ER_ACE", "GenerativeReplay")
+# baselines whose loss is not ``_criterion(logits, targets)`` alone: no labels trick for them
+OWN_LOSS = ("DER", "ER_ACE", "GenerativeReplay")
+
+
+def labels_trick_plugins(preset: dict, *, learning: str = "supervised") -> list:
+    """``[LabelsTrickPlugin()]`` when the preset asks for ``labels_trick: true``, else ``[]``."""
+    if not preset.get("labels_trick"):
+        return []
+    name = preset.get("name")
+    if learning != "supervised":
+        raise PresetError(f"preset {name!r}: labels_trick is for supervised learning")
+    cls = (preset.get("baseline") or {}).get("class")
+    if cls in OWN_LOSS:
+        raise PresetError(f"preset {name!r}: labels_trick: {cls} computes its own loss terms, "
+                          "which the labels trick does not restrict")
+    from ..plugins.labels_trick import LabelsTrickPlugin
+
+    return [LabelsTrickPlugin()]
 
 
 def _baseline_class(name: str):
@@ -46,10 +67,13 @@ def build_strategy(
     preset = load_preset(name_or_preset)
     baseline = preset.get("baseline")
     if baseline is not None:
+        import torch
+
         if learning != "supervised":
             raise PresetError(f"preset {preset.get('name')!r}: Avalanche baselines learn "
                               "supervised only")
         cls = _baseline_class(baseline.get("class"))
+        plugins = [*(plugins or []), *labels_trick_plugins(preset)] or plugins
         args = dict(baseline.get("args") or {})
         criterion = kwargs.pop("criterion", None) or torch.nn.CrossEntropyLoss()
         try:

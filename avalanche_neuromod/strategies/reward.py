@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -12,6 +13,42 @@ from torch import nn
 from torch.nn import CrossEntropyLoss
 
 LEARNING_MODES = ("reward", "supervised")
+RULES = ("actor-critic", "q-learning")
+# a preset's ``learner:`` block: the reward-driven learning rule's own settings (these arguments)
+LEARNER_OPTIONS = ("rule", "advantage", "entropy_coef", "inverse_temperature", "actor_lr",
+                   "epsilon", "critic_lr", "value_coef")
+
+
+def check_learner(options, *, prefix: str = "learner.") -> dict:
+    """Check a preset's ``learner`` block (keys of :data:`LEARNER_OPTIONS`); ``ValueError`` names
+    the field (``learner.<key>: ...``)."""
+    if not isinstance(options, dict):
+        raise ValueError(f"learner: must be a mapping of {', '.join(LEARNER_OPTIONS)}")
+    for key, value in options.items():
+        where = f"{prefix}{key}"
+        if key not in LEARNER_OPTIONS:
+            raise ValueError(f"{where}: unknown option; choose from {', '.join(LEARNER_OPTIONS)}")
+        if key == "rule":
+            if value not in RULES:
+                raise ValueError(f"{where}: unknown rule {value!r}; choose from {', '.join(RULES)}")
+        elif key == "advantage":
+            if not isinstance(value, bool):
+                raise ValueError(f"{where}: must be true or false, got {value!r}")
+        elif isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                not math.isfinite(value) or value < 0 or \
+                (value == 0 and key in ("inverse_temperature", "actor_lr", "critic_lr")) or \
+                (key == "epsilon" and value > 1):
+            bound = "in [0, 1]" if key == "epsilon" else ">= 0" if key in (
+                "entropy_coef", "value_coef") else "> 0"
+            raise ValueError(f"{where}: must be a finite number {bound}, got {value!r}")
+    if options.get("rule") == "q-learning":
+        for key in ("advantage", "entropy_coef", "critic_lr", "value_coef"):
+            if options.get(key):
+                raise ValueError(f"{prefix}{key}: an option of the actor-critic rule, not of "
+                                 "q-learning")
+    elif "epsilon" in options:
+        raise ValueError(f"{prefix}epsilon: an option of the q-learning rule (epsilon-greedy)")
+    return options
 
 
 def gonogo_payoff(
@@ -38,7 +75,10 @@ class RewardDrivenStrategy(SupervisedTemplate):
 
         L_actor = - mean_i F_i log pi(a_i | s_i) - entropy_coef * H(pi)
 
-    Without neuromodulation ``F_i = r_i`` (learning from raw reward, REINFORCE); the
+    Without neuromodulation ``F_i = r_i`` (learning from raw reward, REINFORCE), or with
+    ``advantage=True`` the critic's advantage ``F_i = delta_i = r_i - V(s_i)`` (A2C, Mnih et al.
+    2016: ``L = -delta log pi(a|s) - c H(pi)``, ``c = entropy_coef``; for two actions the bonus
+    keeps the logit difference bounded, so the policy still explores after a reversal); the
     :class:`~avalanche_neuromod.plugins.DopaminePlugin` sets ``F_i = delta_i = r_i - V(s_i)``, the
     reward prediction error (the dopamine signal of the actor-critic). ``mb_action``,
     ``mb_policy``, ``mb_reward``, ``mb_value`` and ``mb_third_factor`` are set on every training
@@ -47,13 +87,25 @@ class RewardDrivenStrategy(SupervisedTemplate):
     ``learning="supervised"`` turns the same strategy into plain supervised learning with the
     given criterion, so one class serves both settings of the case study.
 
+    ``rule="q-learning"`` makes the outputs action values instead (a value learner, Watkins 1989,
+    one-step: trials are independent): the action is epsilon-greedy, ``a = argmax_a Q(s, a)``
+    with probability ``1 - epsilon``, else uniform, and the loss ``1/2 mean_i (r_i - Q(s_i,
+    a_i))^2`` makes an SGD step of rate ``alpha`` the update ``Q <- Q + alpha (r - Q)`` (exactly
+    so for a one-hot cue and a linear read-out). It has no critic and no third factor
+    (``mb_third_factor`` is the error ``r - Q``); ``mb_policy`` is the epsilon-greedy policy.
+
     :param critic: value network on the flattened input; default a linear read-out.
     :param critic_lr: SGD learning rate of the critic.
     :param payoff: ``R[y, a]`` as a ``[n_classes, n_actions]`` tensor; default Go/No-Go from
         ``hit``, ``false_alarm``, ``correct_rejection``, ``miss``.
     :param inverse_temperature: ``beta`` of the softmax policy.
-    :param entropy_coef: weight of the policy-entropy bonus.
+    :param entropy_coef: weight ``c`` of the policy-entropy bonus (actor-critic).
     :param value_coef: weight of the critic's loss.
+    :param rule: ``"actor-critic"`` (default) or ``"q-learning"``.
+    :param advantage: actor-critic: the third factor is ``r - V(s)`` (A2C) instead of ``r``.
+    :param epsilon: q-learning: the share of uniformly random actions.
+    :param actor_lr: when given, the learning rate of ``optimizer`` (the actor's, or the value
+        learner's ``alpha``), so that a preset can select its own.
     """
 
     def __init__(
@@ -73,6 +125,10 @@ class RewardDrivenStrategy(SupervisedTemplate):
         inverse_temperature: float = 1.0,
         entropy_coef: float = 0.0,
         value_coef: float = 1.0,
+        rule: str = "actor-critic",
+        advantage: bool = False,
+        epsilon: float | None = None,
+        actor_lr: float | None = None,
         train_mb_size: int = 8,
         train_epochs: int = 1,
         eval_mb_size: int = 256,
@@ -89,6 +145,10 @@ class RewardDrivenStrategy(SupervisedTemplate):
             raise ValueError(f"inverse_temperature must be > 0, got {inverse_temperature}")
         if not critic_lr > 0:
             raise ValueError(f"critic_lr must be > 0, got {critic_lr}")
+        options = {"rule": rule, "advantage": advantage, "entropy_coef": entropy_coef}
+        options.update({k: v for k, v in (("epsilon", epsilon), ("actor_lr", actor_lr))
+                        if v is not None})
+        check_learner(options, prefix="")
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         super().__init__(
@@ -106,6 +166,12 @@ class RewardDrivenStrategy(SupervisedTemplate):
         self.action_bias: torch.Tensor | None = None  # e.g. serotonin's learnt No-Go bias
         self.entropy_coef = float(entropy_coef)
         self.value_coef = float(value_coef)
+        self.rule = rule
+        self.advantage = bool(advantage)
+        self.epsilon = 0.1 if epsilon is None else float(epsilon)  # q-learning only
+        if actor_lr is not None:
+            for group in self.optimizer.param_groups:
+                group["lr"] = float(actor_lr)
         self.critic = (critic if critic is not None else nn.LazyLinear(1)).to(self.device)
         self.critic_lr = float(critic_lr)
         self.critic_optimizer: torch.optim.Optimizer | None = None
@@ -136,22 +202,44 @@ class RewardDrivenStrategy(SupervisedTemplate):
             self.mb_policy = F.softmax(logits.detach() * self.inverse_temperature, dim=-1)
             self.mb_action = self.mb_policy.argmax(-1)
             return logits
+        payoff = self.payoff.to(logits.device)
+        if self.rule == "q-learning":
+            return self._value_step(logits, payoff)
         policy = F.softmax(self._policy_logits(logits), dim=-1)
         self.mb_policy = policy.detach()
         self.mb_action = torch.multinomial(self.mb_policy, 1).squeeze(-1)
-        payoff = self.payoff.to(logits.device)
         self.mb_reward = payoff[self.mb_y, self.mb_action]
         value = self.critic(self.mb_x.flatten(1).float()).squeeze(-1)
         if self.critic_optimizer is None:
             self.critic_optimizer = torch.optim.SGD(self.critic.parameters(), lr=self.critic_lr)
         self._critic_value = value
         self.mb_value = value.detach()
-        self.mb_third_factor = self.mb_reward
+        self.mb_third_factor = self.mb_reward - self.mb_value if self.advantage else \
+            self.mb_reward
         return logits
+
+    def _value_step(self, q: torch.Tensor, payoff: torch.Tensor) -> torch.Tensor:
+        """Q-learning's training step: an epsilon-greedy action and its reward."""
+        n_actions = q.shape[-1]
+        greedy = q.detach().argmax(-1)
+        explore = torch.rand(greedy.shape, device=q.device) < self.epsilon
+        uniform = torch.randint(n_actions, greedy.shape, device=q.device)
+        self.mb_action = torch.where(explore, uniform, greedy)
+        self.mb_policy = torch.full_like(q.detach(), self.epsilon / n_actions)
+        self.mb_policy.scatter_add_(1, greedy[:, None],
+                                    torch.full_like(greedy[:, None], 1.0 - self.epsilon,
+                                                    dtype=q.dtype))
+        self.mb_reward = payoff[self.mb_y, self.mb_action]
+        self.mb_value = q.detach().gather(1, self.mb_action[:, None]).squeeze(1)
+        self.mb_third_factor = self.mb_reward - self.mb_value
+        return q
 
     def criterion(self):
         if not (self.reward_driven and self.is_training):
             return super().criterion()
+        if self.rule == "q-learning":
+            chosen = self.mb_output.gather(1, self.mb_action[:, None]).squeeze(1)
+            return 0.5 * (self.mb_reward - chosen).pow(2).mean()
         logp_all = F.log_softmax(self._policy_logits(self.mb_output), dim=-1)
         logp = logp_all.gather(1, self.mb_action[:, None]).squeeze(1)
         actor = -(self.mb_third_factor.detach() * logp).mean()

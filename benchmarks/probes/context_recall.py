@@ -33,7 +33,8 @@ def main() -> None:
                    "optimizer": {"name": "sgd", "lr": 0.01, "momentum": 0.9}, "epochs": 1,
                    "train_mb_size": 128, "eval_mb_size": 1024},
         "benchmarks": [{"name": "permuted_mnist", "label": "p",
-                        "args": {"n_experiences": args.experiences, "validation": 0.1}}],
+                        "args": {"n_experiences": args.experiences, "validation": 0.1,
+                                 "sample_order": "label"}}],
         "strategies": json.loads(args.strategies)})
     real, built = registry.build_strategy, []
 
