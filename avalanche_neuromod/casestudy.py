@@ -225,6 +225,9 @@ def versions() -> dict[str, str]:
             out[name] = version(name)
         except PackageNotFoundError:
             out[name] = "not installed"
+    from .determinism import cpu_kernels
+
+    out["cpu"] = cpu_kernels()  # bit for bit holds on the same CPU code path
     return out
 
 

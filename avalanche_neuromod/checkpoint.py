@@ -42,15 +42,30 @@ from .errors import CheckpointError
 
 FORMAT = "avalanche-neuromod-checkpoint/1"
 _OBJECT_MODULES = ("avalanche.evaluation.", "avalanche.training.regularization",
-                   "avalanche_neuromod.")
+                   "avalanche_neuromod.")  # objects of these are saved by their attributes
 _FACTORIES = {"builtins.set": set, "builtins.list": list, "builtins.dict": dict,
               "builtins.int": int, "builtins.float": float}
+# the only classes a checkpoint may name (objects rebuilt from their attributes, default-dict
+# factories): a fixed list of fully qualified names, never a walk along an attribute chain, so a
+# checkpoint from someone else cannot name a function (os.system) or anything else
+ALLOWED_CLASSES = frozenset({
+    "avalanche.evaluation.metrics.accuracy:Accuracy",
+    "avalanche.evaluation.metrics.accuracy:TaskAwareAccuracy",
+    "avalanche.evaluation.metrics.forgetting_bwt:Forgetting",
+    "avalanche.evaluation.metrics.forward_transfer:ForwardTransfer",
+    "avalanche.evaluation.metrics.mean:Mean",
+    "avalanche.evaluation.metrics.mean:Sum",
+    "avalanche.training.regularization:LearningWithoutForgetting",
+})
 _INIT_FUNCTIONS = {"zeros": torch.zeros, "ones": torch.ones, "empty": torch.empty}
 # plugins and strategies whose state is not tensors (datasets, iterators, a single phase)
 NOT_RESUMABLE = {
     "ReplayPlugin": "its replay buffer holds datasets",
     "AGEMPlugin": "its memory holds datasets and a data-loader iterator",
     "JointTraining": "it trains once on the whole stream",
+    "DER": "its buffer holds datasets and stored logits",
+    "ER_ACE": "its buffer holds datasets",
+    "GenerativeReplay": "its generator is trained by a strategy of its own",
 }
 
 
@@ -65,12 +80,16 @@ def _qualname(cls: type) -> str:
 
 
 def _resolve(name: str) -> type:
+    """The class ``name`` (``module:Qualname``) if it is in :data:`ALLOWED_CLASSES`."""
+    if not isinstance(name, str) or name not in ALLOWED_CLASSES:
+        raise CheckpointError(f"checkpoint: refusing to build an object of class {name!r} (not "
+                              "a class checkpoints may hold)")
     module, _, qualname = name.partition(":")
-    if not any(module.startswith(p) or module == p.rstrip(".") for p in _OBJECT_MODULES):
-        raise CheckpointError(f"checkpoint: refusing to build an object of class {name}")
     obj: Any = importlib.import_module(module)
-    for part in qualname.split("."):
+    for part in qualname.split("."):  # a name of the list: no other attribute is reached
         obj = getattr(obj, part)
+    if not isinstance(obj, type) or _qualname(obj) != name:
+        raise CheckpointError(f"checkpoint: {name!r} does not name a class")
     return obj
 
 
@@ -182,7 +201,13 @@ def decode_state(data: Any, *, device: torch.device | str = "cpu",
             return obj
         raise CheckpointError(f"checkpoint: unknown entry {sorted(x)[:3]}")
 
-    return dec(data)
+    try:
+        return dec(data)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as err:
+        if isinstance(err, CheckpointError):
+            raise
+        raise CheckpointError(f"checkpoint: a damaged entry ({type(err).__name__}: "
+                              f"{str(err)[:80]})") from None
 
 
 # --------------------------------------------------------------------- capture and restore
@@ -487,22 +512,35 @@ def save_checkpoint(path: str | Path, *, strategy, experience_index: int, matrix
     return write_atomic(path, payload)
 
 
+# what every checkpoint holds, and of which type (checked on load: a damaged file is refused)
+_PAYLOAD = {"format": str, "experience": int, "matrix": list, "extra": dict, "rng": dict,
+            "resumable": bool, "model": dict, "optimizer": dict, "plugins": list,
+            "strategy_attrs": dict, "left_out": list}
+
+
 def load_checkpoint(path: str | Path) -> dict:
     """Read a checkpoint with ``torch.load(weights_only=True)``; :class:`CheckpointError` if it
-    is unreadable, corrupt or not a checkpoint of this package."""
+    is unreadable, truncated, corrupt or not a checkpoint of this package."""
     path = Path(path)
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        fh = open(path, "rb")
     except FileNotFoundError:
         raise CheckpointError(f"checkpoint: no such file {path}") from None
     except OSError as err:
         raise CheckpointError(f"checkpoint: cannot read {path}: {err.strerror or err}") from None
+    try:
+        with fh:
+            data = torch.load(fh, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated zip, foreign pickle, disallowed global, ...
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckpointError(f"checkpoint: {path} is not a valid checkpoint "
-                              f"({type(err).__name__}: {reason[:120]})") from None
+        raise CheckpointError(f"checkpoint: {path} is not a valid checkpoint, truncated or "
+                              f"damaged ({type(err).__name__}: {reason[:120]})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"checkpoint: {path} is not an avalanche-neuromod checkpoint")
+    for key, kind in _PAYLOAD.items():
+        if not isinstance(data.get(key), kind) or (kind is int and isinstance(data[key], bool)):
+            raise CheckpointError(f"checkpoint: {path} is damaged (field {key!r} is "
+                                  f"{'missing' if key not in data else type(data[key]).__name__})")
     return data
 
 

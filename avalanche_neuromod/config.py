@@ -57,14 +57,17 @@ def parse_yaml(data: bytes | str, *, source: str) -> Any:
         except UnicodeDecodeError as err:
             raise ConfigError(f"config: {source} is not UTF-8 text (byte 0x{data[err.start]:02x} "
                               f"at offset {err.start})") from None
+    loader = _UniqueKeyLoader(data)  # what yaml.safe_load does, with the stricter SafeLoader
     try:
-        return yaml.load(data, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+        return loader.get_single_data()
     except _DuplicateKey as err:
         raise ConfigError(f"config: {source}: {err.message}") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"config: {source} is not valid YAML{where}") from None
+    finally:
+        loader.dispose()
 
 
 def load_yaml(path: str | Path) -> Any:
@@ -207,15 +210,19 @@ def gib(n: float) -> str:
 def run_memory(stream: dict[str, int], *, hidden: int, layers: int, train_mb_size: int,
                eval_mb_size: int, stored: int = 0) -> dict[str, int]:
     """The least one run needs, in bytes, by part: ``stream`` (the benchmark's tensors, see
-    ``benchmarks.stream_size``); ``model`` (an MLP's float32 weights and gradients); ``batch``
+    ``benchmarks.stream_size``); ``model`` (an MLP's float32 weights and gradients; the input
+    layer counts as the stream's when the inputs are wider than it); ``batch``
     (one batch's activations, forward and backward when training, forward when evaluating;
     a batch is at most an experience); ``stored`` (``stored`` samples a strategy keeps)."""
     inputs, classes = stream["input_size"], stream["n_classes"]
     widths = [inputs] + [hidden] * layers + [classes]
     weights = sum((a + 1) * b for a, b in zip(widths, widths[1:], strict=False))
+    first = (inputs + 1) * widths[1]  # the stream's share when its inputs are the wider side
+    from_stream = first if inputs > widths[1] else 0
     train = min(train_mb_size, stream["samples"]) * sum(widths) * 4 * 2
     evaluate = min(eval_mb_size, stream["samples"]) * sum(widths) * 4
-    return {"stream": stream["bytes"], "model": 2 * 4 * weights,
+    return {"stream": stream["bytes"] + 2 * 4 * from_stream,
+            "model": 2 * 4 * (weights - from_stream),
             "batch": max(train, evaluate), "stored": stored * inputs * 4}
 
 

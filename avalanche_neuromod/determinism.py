@@ -54,6 +54,29 @@ def deterministic(seed: int | None = None) -> Iterator[None]:
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = previous[2:]
 
 
+def cpu_kernels() -> str:
+    """The CPU code path a CPU run's float results depend on, e.g. ``"AVX512 x86_64 AMD EPYC"``.
+
+    PyTorch dispatches its vectorised CPU kernels on the CPU's capability (``AVX512``, ``AVX2``,
+    ``DEFAULT``; ``ATEN_CPU_CAPABILITY`` overrides it) and MKL picks its GEMM code path per CPU,
+    so the summation order, hence the last bits, can change from one CPU to another: a run
+    repeats bit for bit on CPUs with the same code path (and the same library versions), and
+    chaotic cells (class-IL LwF, supervised DA+NA at a large learning rate) can amplify the last
+    bits elsewhere into other outcomes. Records name it (``versions["cpu"]``) for that reason.
+    """
+    import platform
+
+    model = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            model = next((line.split(":", 1)[1].strip() for line in fh
+                          if line.startswith("model name")), model)
+    except OSError:
+        pass
+    return " ".join(p for p in (torch.backends.cpu.get_cpu_capability(), platform.machine(),
+                                model) if p)
+
+
 # ------------------------------------------------------------------------------ RNG states
 
 def rng_state() -> dict:

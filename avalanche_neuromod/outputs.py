@@ -113,13 +113,12 @@ def write_or_fallback(path: str | os.PathLike, text: str, *, what: str = "result
             atomic_write(fallback, text)
         except OSError:
             continue
-        raise OutputError(f"cannot write {path} ({reason}); the {what} are saved in "
-                          f"{fallback}")
+        raise OutputError(f"cannot write {path} ({reason}); {what} saved in {fallback}")
     import sys
 
     sys.stderr.write(text)
-    raise OutputError(f"cannot write {path} ({reason}) nor a fallback file; the {what} are "
-                      "printed above")
+    raise OutputError(f"cannot write {path} ({reason}) nor a fallback file; {what} printed "
+                      "above")
 
 
 __all__ = ["OutputError", "atomic_write", "check_output_dir", "inside", "write_or_fallback"]

@@ -81,7 +81,7 @@ def model_args(name: str) -> list[str] | None:
 def merge_model(base: dict, update: dict) -> dict:
     """A benchmark's (or a suite's) ``model`` over the one it inherits: merged for the same
     model, replaced for another one (an MLP's ``hidden`` means nothing to your CNN)."""
-    if update.get("name", DEFAULT_MODEL) != base.get("name", DEFAULT_MODEL):
+    if "name" in update and update["name"] != base.get("name", DEFAULT_MODEL):
         return dict(update)
     return {**base, **update}
 

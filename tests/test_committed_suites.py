@@ -1,8 +1,14 @@
-"""The committed suites load, and every committed leaderboard record is a cell of its suite file.
+"""The committed suites load, every committed leaderboard record is a cell of its suite file, and
+a few cheap cells of every committed results file re-run bit for bit at the current code.
 
 The second check is what makes "the command at the top of each report" true: re-running that
 command on the committed suite file finds each committed record finished (nothing orphaned by a
-later edit of the suite or of a preset).
+later edit of the suite or of a preset). The third is ``avalanche-neuromod verify`` in CI: per
+results file (every suite, selection and probe under reports/, and the case study) the cheapest
+cells of distinct strategies, as many as fit in ``FILE_BUDGET_S`` of their recorded wall time; a
+file whose cheapest cell took more than ``CELL_LIMIT_S`` is skipped with the command that verifies
+it by hand. Records repeat bit for bit on the CPU code path that wrote them
+(:func:`avalanche_neuromod.determinism.cpu_kernels`): elsewhere a failure may be the machine's.
 """
 
 from __future__ import annotations
@@ -13,12 +19,23 @@ from pathlib import Path
 import pytest
 
 from avalanche_neuromod.leaderboard import load_suite, suite_cells
+from avalanche_neuromod.leaderboard.verify import (
+    environment_notes,
+    format_result,
+    load_checks,
+    sample,
+    verify_checks,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITES = sorted(p for p in [*(ROOT / "benchmarks").glob("*.yaml"),
                             *(ROOT / "benchmarks" / "probes").glob("*.yaml")]
                 if p.name != "casestudy.yaml")  # the case study has its own config format
 BOARDS = sorted((ROOT / "reports" / "leaderboard").glob("*/results.jsonl"))
+RESULTS = [*sorted((ROOT / "reports").glob("**/results.jsonl")),
+           ROOT / "reports" / "casestudy" / "results.json"]
+CELL_LIMIT_S = 60.0  # recorded wall time of the dearest cell CI re-runs
+FILE_BUDGET_S = 15.0  # cells of one file are added while their recorded total stays under this
 
 
 def _by_name() -> dict[str, Path]:
@@ -41,3 +58,30 @@ def test_every_committed_record_is_a_cell_of_its_suite(board: Path) -> None:
     orphans = [r["key"] for r in records if r["key"] not in keys]
     name = suites[suite_name].name
     assert not orphans, f"{board}: records that no cell of {name} makes: {orphans[:3]}"
+
+
+def _ci_cells(kind: str, checks: list) -> list:
+    """The cheapest cells of distinct strategies (the case study: of each mode and preset)."""
+    picked = [c for c in sample(checks, cells=6 if kind == "casestudy" else 3)
+              if c.cost <= CELL_LIMIT_S]
+    keep, total = [], 0.0
+    for check in picked:
+        if keep and total + check.cost > FILE_BUDGET_S:
+            break
+        keep.append(check)
+        total += check.cost
+    return keep
+
+
+@pytest.mark.parametrize("path", RESULTS, ids=lambda p: str(p.parent.relative_to(ROOT / "reports")))
+def test_committed_results_reproduce_at_head(path: Path, mnist_root: Path) -> None:
+    kind, checks = load_checks(path)
+    todo = _ci_cells(kind, checks)
+    if not todo:
+        cheapest = min(c.cost for c in checks)
+        pytest.skip(f"its cheapest cell took {cheapest:.0f} s (CI re-runs cells up to "
+                    f"{CELL_LIMIT_S:.0f} s); verify it by hand: avalanche-neuromod verify "
+                    f"{path.relative_to(ROOT)} --cells 1")
+    different = [format_result(r) for r in verify_checks(kind, todo) if not r["identical"]]
+    notes = environment_notes([c.record for c in todo]) if different else []
+    assert not different, "\n".join([f"{path.relative_to(ROOT)}:", *different, *notes])

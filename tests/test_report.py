@@ -18,7 +18,8 @@ from avalanche_neuromod.report import (
     summarize,
     write_report,
 )
-from avalanche_neuromod.report.casestudy import _forgetting_curves, _moving_accuracy
+from avalanche_neuromod.report.figures import _moving_accuracy
+from avalanche_neuromod.report.plots import forgetting_curves, line_style
 from avalanche_neuromod.report.stats import column_mean_ci
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -277,9 +278,29 @@ def test_tables(summary: list[dict]) -> None:
 def test_moving_accuracy_and_forgetting_curves() -> None:
     acc = _moving_accuracy([0, 1, 1, 1, 0], 2)
     assert acc.tolist() == pytest.approx([0.0, 0.5, 1.0, 1.0, 0.5])
-    a, f = _forgetting_curves([[0.9, 0.5], [0.6, 0.8]])
+    a, f, n = forgetting_curves([[0.9, 0.5], [0.6, 0.8]])
     assert a.tolist() == pytest.approx([0.9, 0.7])
     assert math.isnan(f[0]) and f[1] == pytest.approx(0.3)
+    assert n.tolist() == [0, 1]
+
+
+def test_forgetting_counts_only_what_was_learnt() -> None:
+    """A stream that never learnt its first experience (0.5: chance) shows no forgetting of
+    it, not a drop from its lucky first guess; the count of learnt experiences says so."""
+    never = [[0.5, 0.5, 0.5], [0.4, 0.5, 0.5], [0.3, 0.5, 0.5]]
+    _, f, n = forgetting_curves(never)
+    assert np.isnan(f).all() and n.tolist() == [0, 0, 0]
+    some = [[1.0, 0.5, 0.5], [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]]  # learnt 0 only, forgot it
+    _, f, n = forgetting_curves(some)
+    assert f[1:].tolist() == pytest.approx([0.5, 0.5]) and n.tolist() == [0, 1, 1]
+    _, f, _ = forgetting_curves(some, learnt=0.4)  # 0.5 counts as learnt at this threshold
+    assert f[2] == pytest.approx(0.25)
+
+
+def test_line_styles_are_distinct_for_a_suite_of_strategies() -> None:
+    styles = [line_style(k) for k in range(20)]
+    assert len({(s["color"], s["ls"]) for s in styles}) == 20
+    assert len({s["color"] for s in styles[:10]}) == 10
 
 
 def test_write_report(results: dict, tmp_path) -> None:
@@ -310,6 +331,12 @@ def test_write_report(results: dict, tmp_path) -> None:
     assert "The claim holds in 2 of 4" in text
     assert "(shifts_noise-0.5_supervised.png)" in text
     assert "log\u2082" in text and "5 trials" in text
+    from avalanche_neuromod.report.tables import COLUMNS
+
+    heads = {c.strip() for line in text.splitlines() if line.startswith("| setting")
+             for c in line.strip("|").split("|")}
+    assert heads and heads <= set(COLUMNS)  # every column of every table is defined
+    assert all(f"- **{name}**:" in text for name in heads)
 
     before = (out / "report.md").read_bytes()
     write_report(copy.deepcopy(results), out)
@@ -334,4 +361,4 @@ def test_write_report_from_path_and_sparse(results: dict, tmp_path) -> None:
         "shifts_default_supervised.png",
     ]
     text = paths[0].read_text(encoding="utf-8")
-    assert "(not recorded)" in text and "write_report('results.json'" in text
+    assert "(not recorded)" in text and "avalanche-neuromod report results.json" in text

@@ -12,7 +12,7 @@ import torch
 from ..casestudy import git_commit, resolve_device, versions
 from ..config import ConfigError
 from .spec import SuiteCell, suite_cells
-from .store import append_record, finished_keys
+from .store import append_record, output_lock, read_records
 
 ACC = "Top1_Acc_Exp/eval_phase/test_stream"
 STREAM = "eval_phase/test_stream"
@@ -126,7 +126,12 @@ def _run_cell(cell: SuiteCell, *, device, wandb_options, command, checkpoint_dir
     from ..evaluation import continual_evaluator
     from ..models import build_model
     from ..plugins import modulator_signal_metrics
-    from ..plugins.guard import GuardMetric, NumericalGuardPlugin, install_guard
+    from ..plugins.guard import (
+        GuardMetric,
+        NumericalFaultError,
+        NumericalGuardPlugin,
+        install_guard,
+    )
     from ..strategies.registry import build_strategy
 
     start = time.perf_counter()
@@ -165,7 +170,7 @@ def _run_cell(cell: SuiteCell, *, device, wandb_options, command, checkpoint_dir
                         resumable=False)
         return fault
 
-    install_guard(strategy, NumericalGuardPlugin(on_fault=on_fault))
+    guard = install_guard(strategy, NumericalGuardPlugin(on_fault=on_fault))
     blocker = resume_blocker(strategy)
     if path is not None and blocker is not None:
         warnings.warn(f"{cell.strategy} is not checkpointed mid-stream ({blocker}): an "
@@ -190,13 +195,28 @@ def _run_cell(cell: SuiteCell, *, device, wandb_options, command, checkpoint_dir
                           stacklevel=2)
             state = None
         if state is not None:
-            done = int(state["experience"]) + 1
-            restore(strategy, state, train_stream=bm.train_stream, test_stream=bm.test_stream,
-                    experiences=done)
-            matrix = [list(row) for row in state["matrix"]]
-            last = dict(state["extra"].get("last") or {})
-            elapsed = float(state["extra"].get("elapsed", 0.0))
-            restore_rng(state)  # last: building the run above drew random numbers
+            try:
+                done = int(state["experience"]) + 1
+                restore(strategy, state, train_stream=bm.train_stream,
+                        test_stream=bm.test_stream, experiences=done)
+                matrix = [list(row) for row in state["matrix"]]
+                last = dict(state["extra"].get("last") or {})
+                elapsed = float(state["extra"].get("elapsed", 0.0))
+                restore_rng(state)  # last: building the run above drew random numbers
+            except Exception as err:  # a damaged file that loads: nothing of it can be trusted
+                why = err if isinstance(err, CheckpointError) else CheckpointError(
+                    f"checkpoint: {path} is damaged ({type(err).__name__}: "
+                    f"{str(err).splitlines()[0][:100] if str(err) else ''})")
+                if resume != "auto":
+                    raise why from None
+                warnings.warn(f"{why}; restarting {cell.key} from its first experience",
+                              stacklevel=2)
+                for logger in loggers:
+                    logger.close()
+                # the strategy may be half restored: build the run again, from its seed
+                return run_suite_cell(cell, device=device, wandb_options=wandb_options,
+                                      command=command, checkpoint_dir=checkpoint_dir,
+                                      resume=False)
     try:
         if is_joint(cell.preset):  # the upper bound: one model trained on the whole stream
             strategy.train(bm.train_stream)
@@ -215,6 +235,9 @@ def _run_cell(cell: SuiteCell, *, device, wandb_options, command, checkpoint_dir
                 save_checkpoint(path, strategy=strategy, experience_index=index, matrix=matrix,
                                 extra={"key": cell.key, "last": _numbers(last),
                                        "elapsed": elapsed + time.perf_counter() - start})
+        if not guard.weights_finite(strategy):  # never a ranked record of non-finite weights
+            raise NumericalFaultError(f"numerical fault: the weights are not finite at the end "
+                                      f"of training ({guard.skipped} updates skipped or undone)")
         record = {
             "key": cell.key, "suite": cell.suite, "benchmark": cell.benchmark,
             "scenario": cell.benchmark_name, "strategy": cell.strategy, "seed": cell.seed,
@@ -240,10 +263,13 @@ def _run_cell(cell: SuiteCell, *, device, wandb_options, command, checkpoint_dir
     return record
 
 
-def remove_checkpoint(checkpoint_dir: str | Path, cell: SuiteCell) -> None:
-    """Delete ``cell``'s checkpoint (once its record is safely appended)."""
+def remove_checkpoint(checkpoint_dir: str | Path, cell: SuiteCell, *,
+                      keep_fault: bool = False) -> None:
+    """Delete ``cell``'s checkpoint (once its record is safely appended); its fault checkpoint
+    too unless ``keep_fault`` (a diverged record names it: it stays where the record says)."""
     path = checkpoint_path(checkpoint_dir, cell)
-    for stale in (path, path.with_name(f"{path.stem}-fault.pt")):
+    fault = path.with_name(f"{path.stem}-fault.pt")
+    for stale in (path,) if keep_fault else (path, fault):
         try:
             stale.unlink()
         except FileNotFoundError:
@@ -260,23 +286,34 @@ def run_suite(suite: dict, *, out_dir: str | Path, workers: int = 1, device: str
     each cell as a Ray task (``engine_options``: ``address``, ``cpus_per_cell``,
     ``gpus_per_cell``, ``max_retries``; see :mod:`.ray_engine`). Either way the driver alone
     appends finished cells, so a suite can be resumed with either engine. With Ray, cells whose
-    retries ran out are listed under ``"failed"`` (their keys) instead of raising.
+    retries ran out are listed under ``"failed"`` (their keys) instead of raising. One process at
+    a time writes ``out_dir`` (:func:`~.store.output_lock`).
     """
-    from ..parallel import run_cells
-
     if engine not in ("local", "ray"):
         raise ConfigError(f"--engine: unknown engine {engine!r}; choose from local, ray")
-    results = Path(out_dir) / "results.jsonl"
-    done = finished_keys(results)
+    with output_lock(out_dir):
+        return _run_suite(suite, out_dir=Path(out_dir), workers=workers, device=device,
+                          wandb_options=wandb_options, progress=progress, command=command,
+                          engine=engine, engine_options=engine_options)
+
+
+def _run_suite(suite: dict, *, out_dir: Path, workers, device, wandb_options, progress, command,
+               engine, engine_options) -> dict:
+    from ..parallel import run_cells
+
+    results = out_dir / "results.jsonl"
+    done = {r["key"]: r for r in read_records(results)}
     todo = [c for c in suite_cells(suite) if c.key not in done]
-    checkpoints = Path(out_dir) / "checkpoints"  # in-progress cells resume from here
+    checkpoints = out_dir / "checkpoints"  # in-progress cells resume from here
     for cell in suite_cells(suite):  # a kill between append and delete left these behind
         if cell.key in done:
-            remove_checkpoint(checkpoints, cell)
+            remove_checkpoint(checkpoints, cell,
+                              keep_fault=done[cell.key].get("status") == "diverged")
 
     def finished(index: int, record: dict) -> None:
         append_record(results, record)
-        remove_checkpoint(checkpoints, todo[index])  # the record holds all of it now
+        # the record holds all of it now (a diverged one names its fault checkpoint: kept)
+        remove_checkpoint(checkpoints, todo[index], keep_fault=record.get("status") == "diverged")
 
     if engine == "ray":  # the device is resolved in each task: the driver may have no GPU
         from .ray_engine import check_options, run_cells_ray, task_device

@@ -50,9 +50,10 @@ def load_grid(source: str | Path | dict) -> dict[str, list]:
     if not isinstance(data, dict) or not data:
         raise ConfigError(f"{where}: must be a non-empty mapping of dotted preset paths to lists")
     for key, values in data.items():
-        if not isinstance(key, str) or not key.startswith(("modulators.", "baseline.args.")):
-            raise ConfigError(f"{where}.{key}: paths start with modulators.<name>. or "
-                              "baseline.args.")
+        if not isinstance(key, str) or not key.startswith(("modulators.", "baseline.args.",
+                                                           "learner.")):
+            raise ConfigError(f"{where}.{key}: paths start with modulators.<name>., "
+                              "baseline.args. or learner.")
         if not isinstance(values, list) or not values:
             raise ConfigError(f"{where}.{key}: must be a non-empty list of candidate values")
     points = math.prod(len(values) for values in data.values())
@@ -155,7 +156,9 @@ def presets_folder(write: bool | str | Path) -> Path:
         root = Path(write)
         if root.exists() and not root.is_dir():
             raise ConfigError(f"--write: {root} is not a folder")
-    if {"site-packages", "dist-packages"} & set(root.resolve().parts):
+    package = Path(__file__).resolve().parents[1]  # avalanche_neuromod/, wherever installed
+    target = root.resolve()
+    if target.is_relative_to(package) or {"site-packages", "dist-packages"} & set(target.parts):
         raise ConfigError(f"--write: {root} is inside an installed package; name a folder of "
                           "your own: --write DIR")
     return root

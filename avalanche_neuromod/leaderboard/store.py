@@ -97,8 +97,7 @@ def append_record(path: str | Path, record: dict) -> None:
                     os.fsync(fh.fileno())
                 raise
     except OSError as err:
-        raise WriteFailedError(err.errno, f"cannot write {path}: "
-                                          f"{err.strerror or err}") from None
+        raise WriteFailedError(f"cannot write {path}: {err.strerror or err}") from None
 
 
 # ----------------------------------------------------------------------------------- reading

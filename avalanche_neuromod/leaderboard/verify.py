@@ -36,6 +36,7 @@ CASE_FIELDS = ("rules", "trials_to_criterion", "accuracy_matrix", "correct", "en
 PER_EXPERIENCE = {"accuracy_matrix", "trials_to_criterion", "rules"}  # index = experience
 FINAL = {"final_accuracy", "stream_accuracy", "forgetting", "bwt", "fwt"}  # after the last one
 _FAULT = re.compile(r"\(experience (\d+), iteration (\d+)\)")
+ENVIRONMENT = ("torch", "avalanche-lib", "numpy", "cpu")  # what the last bits depend on
 CONFIG_FIELDS = ("suite", "benchmark", "benchmark_name", "benchmark_args", "strategy", "preset",
                  "seed", "learning", "budget")
 
@@ -112,7 +113,8 @@ def _case_checks(path: Path, results: dict) -> list[Check]:
         key = case_key(run)
         if key not in cells:
             raise ConfigError(f"{path}.runs[{i}]: no cell of its config is {key!r}")
-        checks.append(Check(key=key, cost=_cost(run), strategy=str(run.get("preset")),
+        run = {**run, "versions": results.get("versions")}  # one set for the whole file
+        checks.append(Check(key=key, cost=_cost(run), strategy=f"{run['mode']}|{run['preset']}",
                             record=run, cell=cells[key], fields=CASE_FIELDS))
     return checks
 
@@ -160,7 +162,7 @@ def sample(checks: list[Check], *, cells: int | None = 3, seed: int | None = Non
         return sorted(random.Random(seed).sample(ordered, cells), key=lambda c: (c.cost, c.key))
     picked, seen = [], set()
     for check in ordered:  # the cheapest of each strategy first, then the next cheapest
-        if check.strategy not in seen:
+        if check.strategy not in seen and check.cost != float("inf"):  # unknown cost: last
             seen.add(check.strategy)
             picked.append(check)
     chosen = {c.key for c in picked}
@@ -361,4 +363,26 @@ def verify_command(args) -> int:
                             on_result=lambda r: print(format_result(r), flush=True))
     same = sum(r["identical"] for r in results)
     print(f"verify: {same} of {len(results)} cells identical ({len(checks)} in {args.results})")
+    if same < len(results):
+        for line in environment_notes([c.record for c in todo]):
+            print(f"note: {line}")
     return 0 if same == len(results) else 1
+
+
+def environment_notes(records: list[dict]) -> list[str]:
+    """What differs between the environment that wrote ``records`` and this one.
+
+    Bit for bit holds with the same library versions on the same CPU code path
+    (:func:`avalanche_neuromod.determinism.cpu_kernels`); a difference found where these differ
+    may be the machine's, not the code's."""
+    from ..casestudy import versions
+
+    here, notes = versions(), []
+    for name in ENVIRONMENT:
+        seen = sorted({str((r.get("versions") or {}).get(name, "not recorded")) for r in records})
+        if seen != [here.get(name)]:
+            notes.append(f"{name}: the records say {', '.join(seen)}; here {here.get(name)}")
+    if notes:
+        notes.append("records repeat bit for bit only with the same versions on the same CPU "
+                     "code path (see avalanche_neuromod.determinism.cpu_kernels)")
+    return notes

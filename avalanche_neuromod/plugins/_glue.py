@@ -114,6 +114,8 @@ def reward_prediction_error(strategy) -> torch.Tensor:
 def per_sample_loss(strategy) -> torch.Tensor:
     """Per-sample cross-entropy of the current mini-batch, with the criterion's settings."""
     criterion = getattr(strategy, "_criterion", None)
+    if callable(getattr(criterion, "per_sample", None)):  # e.g. the labels trick's restriction
+        return criterion.per_sample(strategy.mb_output, strategy.mb_y)
     kwargs = {}
     if isinstance(criterion, nn.CrossEntropyLoss):
         kwargs = dict(weight=criterion.weight, ignore_index=criterion.ignore_index,

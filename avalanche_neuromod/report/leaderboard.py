@@ -9,17 +9,11 @@ import warnings
 from collections import defaultdict
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from ..leaderboard.store import read_records
+from .stats import mean_ci
 
-from ..leaderboard.store import read_records  # noqa: E402
-from .casestudy import _forgetting_curves  # noqa: E402
-from .stats import mean_ci  # noqa: E402
-
-_PNG_META = {"Software": None}
 TOLERANCE = 0.03  # a reproduced reference counts when its mean is within this of the target
 
 
@@ -96,53 +90,54 @@ def summarize_leaderboard(records: list[dict]) -> dict[str, list[dict]]:
 
 
 def _heatmaps(bench: str, rows: list[dict], out: Path) -> Path:
-    n = len(rows)
-    cols = min(4, n)
-    nrows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(nrows, cols, figsize=(3.2 * cols, 3.0 * nrows), squeeze=False)
-    for ax in axes.flat[n:]:
-        ax.axis("off")
-    for ax, row in zip(axes.flat, rows):
-        m = _mean_matrix(row["runs"])
-        ax.imshow(m, vmin=0.0, vmax=1.0, cmap="viridis")
-        ax.set_title(row["strategy"], fontsize=9)
-        ax.set_xlabel("evaluated on", fontsize=8)
-        ax.set_ylabel("trained up to", fontsize=8)
-        for (i, j), v in np.ndenumerate(m):
-            if np.isfinite(v) and m.shape[0] <= 10:
-                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6,
-                        color="white" if v < 0.6 else "black")
-    fig.suptitle(f"{bench}: mean accuracy matrix over seeds")
-    fig.tight_layout()
-    path = out / f"heatmap_{_safe(bench)}.png"
-    fig.savefig(path, dpi=100, metadata=_PNG_META)
-    plt.close(fig)
-    return path
+    from .plots import plot_heatmaps
+
+    return plot_heatmaps({row["strategy"]: _mean_matrix(row["runs"]) for row in rows},
+                         out / f"heatmap_{_safe(bench)}.png",
+                         title=f"{bench}: mean accuracy matrix over seeds")
 
 
 def _curves(bench: str, rows: list[dict], out: Path) -> Path:
-    fig, (ax_acc, ax_fgt) = plt.subplots(1, 2, figsize=(10, 3.6))
+    from .plots import plot_curves
+
+    curves = {}
     for row in rows:  # joint training has one row: no curve over experiences
         runs = [r for r in _trained(row["runs"])
                 if len(r["accuracy_matrix"]) == len(r["accuracy_matrix"][0])]
-        if not runs:
-            continue
-        accs, fgts = zip(*(_forgetting_curves(r["accuracy_matrix"]) for r in runs))
-        x = np.arange(1, len(accs[0]) + 1)
-        with warnings.catch_warnings():  # a strategy with no forgetting value yet: empty slices
-            warnings.simplefilter("ignore", RuntimeWarning)
-            ax_acc.plot(x, np.nanmean(np.vstack(accs), axis=0), marker="o", label=row["strategy"])
-            ax_fgt.plot(x, np.nanmean(np.vstack(fgts), axis=0), marker="o", label=row["strategy"])
-    ax_acc.set(title="accuracy on experiences seen so far", xlabel="experiences trained",
-               ylim=(0, 1.02))
-    ax_fgt.set(title="forgetting (best earlier accuracy - now)", xlabel="experiences trained")
-    ax_fgt.legend(fontsize=7, loc="upper left", ncol=2)
-    fig.suptitle(bench)
-    fig.tight_layout()
-    path = out / f"curves_{_safe(bench)}.png"
-    fig.savefig(path, dpi=100, metadata=_PNG_META)
-    plt.close(fig)
-    return path
+        if runs:
+            curves[row["strategy"]] = [r["accuracy_matrix"] for r in runs]
+    return plot_curves(curves, out / f"curves_{_safe(bench)}.png", title=bench)
+
+
+COLUMNS = {  # every column of a leaderboard table, defined once
+    "rank": "by final accuracy, best first",
+    "strategy": "the preset's label in the suite; `(k/n diverged)`: seeds whose training "
+                "diverged, left out of the means",
+    "seeds": "seeds (cells) of the row",
+    "final accuracy": "Avalanche's `Top1_Acc_Stream` after the last experience: accuracy over "
+                      "the whole test stream (every experience's test set)",
+    "target": "a reference result the suite reproduces (e.g. from continual-learning-"
+              "baselines)",
+    "within ±0.03": "whether the mean final accuracy is within 0.03 of the target",
+    "forgetting": "Avalanche's `StreamForgetting` after the last experience: over the "
+                  "experiences trained before the last one, the mean of (accuracy just after "
+                  "training on it - accuracy at the end)",
+    "BWT": "Avalanche's `StreamBWT`: minus the forgetting (backward transfer)",
+    "FWT": "Avalanche's `StreamForwardTransfer`: over experiences j > 0, the accuracy on j "
+           "just before training on it minus that of the untrained model (forward transfer)",
+    "time/run (s)": "mean wall time of one cell, in seconds (machine-dependent)",
+}
+
+
+def _columns(has_target: bool) -> list[str]:
+    return [f"- **{name}**: {text}." for name, text in COLUMNS.items()
+            if has_target or name not in ("target", "within ±0.03")]
+
+
+def _learnt() -> float:
+    from .plots import LEARNT
+
+    return LEARNT
 
 
 def write_leaderboard(results: str | Path, out_dir: str | Path | None = None) -> Path:
@@ -162,9 +157,14 @@ def write_leaderboard(results: str | Path, out_dir: str | Path | None = None) ->
         lines += ["Made by:", "", "```bash", *commands, "```", ""]
     lines += [f"Rendered from `{results.name}` ({len(records)} cells) by "
               f"`avalanche-neuromod report {results.name}`. Values are mean ± 95% CI (Student t) "
-              "over seeds; final accuracy is the average accuracy over the whole test stream "
-              "after the last experience; forgetting, BWT and FWT are Avalanche's stream "
-              "metrics.", "", f"Code: {', '.join(commits)}.", ""]
+              "over seeds.", "", f"Code: {', '.join(commits)}.", "",
+              "Columns:", "", *_columns(any(r.get("target") is not None for r in records)), "",
+              "Figures, per benchmark: the mean accuracy matrix of each strategy (row i: after "
+              "training experience i, column j: accuracy on experience j, both counted from 0), "
+              "and after each trained experience i the mean accuracy on the experiences seen so "
+              "far, the forgetting of the earlier experiences that were learnt (accuracy ≥ "
+              f"{_learnt():g} at some point; no point where none was) and how many were learnt "
+              "(mean ± 95% CI bands over seeds).", ""]
     if any(r.get("status") == "diverged" for r in records):
         lines += ["A seed whose training diverged (too many non-finite updates in a row) is "
                   "counted beside its strategy, e.g. `mas (2/5 diverged)`, and left out of the "
