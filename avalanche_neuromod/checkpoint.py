@@ -476,16 +476,27 @@ def _fsync_dir(path: Path) -> None:
 
 
 def write_atomic(path: str | Path, payload: dict) -> Path:
-    """``torch.save`` to a temporary file, flush, fsync, then ``os.replace`` onto ``path``."""
+    """``torch.save`` to a temporary file, flush, fsync, then ``os.replace`` onto ``path``.
+
+    A failed write (a full disk) leaves ``path`` as it was, removes the temporary file and
+    raises :class:`~avalanche_neuromod.leaderboard.store.WriteFailedError` naming ``path``."""
+    from .leaderboard.store import WriteFailedError
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as fh:
             torch.save(payload, fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as err:
+        raise WriteFailedError(f"cannot write {path}: {err.strerror or err}") from None
+    except RuntimeError as err:  # torch.save reports a failed write as a RuntimeError
+        if "inline_container" not in str(err) and "write" not in str(err).lower():
+            raise
+        raise WriteFailedError(f"cannot write {path}: {str(err).splitlines()[0]}") from None
     finally:
         if tmp.exists():
             tmp.unlink()

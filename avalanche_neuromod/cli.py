@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .config import ConfigError, check_seed, check_workers, load_yaml
 from .errors import CheckpointError, DataRootError, NumericalFaultError, PresetError
+from .leaderboard.store import WriteFailedError, output_lock
 from .outputs import OutputError, check_output_dir, inside, write_or_fallback
 from .threads import intra_op_threads
 
@@ -162,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(args, argv) -> int:
-    from .casestudy import run_casestudy, validate_config
+    from .casestudy import resolve_device, run_casestudy, validate_config
     from .report import format_table, summarize
     from .scenarios import casestudy_runs, mismatches, warn
 
@@ -187,9 +188,12 @@ def _run(args, argv) -> int:
     warn(mismatches(casestudy_runs(cfg)))  # a preset selected for another scenario
     wandb_options = {"dir": args.wandb_dir, "group": "casestudy"} if args.wandb else None
     command = " ".join(["avalanche-neuromod", *map(shlex.quote, argv)])
-    results = run_casestudy(config, out_dir=args.out, device=args.device, workers=args.workers,
-                            command=command, wandb_options=wandb_options,
-                            progress=not args.no_progress)
+    resolve_device(args.device)  # both before the lock creates --out: nothing made on bad input
+    check_output_dir(args.out, files=("results.json", "report.md"))
+    with output_lock(args.out):  # one process at a time writes a folder
+        results = run_casestudy(config, out_dir=args.out, device=args.device,
+                                workers=args.workers, command=command,
+                                wandb_options=wandb_options, progress=not args.no_progress)
     print(format_table(summarize(results)))
     print(f"\nreport: {Path(args.out) / 'report.md'}  ({results['wall_time']:.0f} s, "
           f"{len(results['runs'])} runs on {results['device']})")
@@ -322,6 +326,13 @@ def _check_data_roots(suite: dict) -> None:
 
 
 def _train(args, argv) -> int:
+    import contextlib
+
+    with contextlib.ExitStack() as held:  # the output folder's lock, once it is known
+        return _train_cell(args, argv, held)
+
+
+def _train_cell(args, argv, held) -> int:
     import json
     import warnings
 
@@ -360,6 +371,7 @@ def _train(args, argv) -> int:
     out = check_output_dir(args.out or inside(
         "reports/train", f"{suite['name']}-{cell.benchmark}-{cell.strategy}-s{cell.seed}",
         field="--out"), files=("record.json",))  # before anything runs
+    held.enter_context(output_lock(out))  # one process at a time writes a folder
     record_path, ckpt_dir = out / "record.json", out / "checkpoints"
     checkpoint = checkpoint_path(ckpt_dir, cell)
     if record_path.is_file():
@@ -377,6 +389,12 @@ def _train(args, argv) -> int:
     if checkpoint.is_file() and not args.resume:
         raise ConfigError(f"--out: {checkpoint} holds a started run; pass --resume to continue "
                           "it, or choose another --out")
+    other = next((p for p in sorted(ckpt_dir.glob("*.pt")) if p != checkpoint and not
+                  p.name.endswith("-fault.pt")), None) if not checkpoint.is_file() else None
+    if other is not None:  # the suite or a preset changed since: never strand that run
+        raise ConfigError(f"--out: {other} is a run started with another config (this one's "
+                          f"hash is {cell.config_hash}: the suite or its presets changed); "
+                          "resume it with the suite it started with, or choose another --out")
     if args.resume and not checkpoint.is_file():
         print(f"avalanche-neuromod: note: no checkpoint of this run in {ckpt_dir}; starting "
               "from the first experience", file=sys.stderr)
@@ -413,10 +431,21 @@ def _report(args) -> int:
     check_output_dir(args.out or path.parent, field="--out" if args.out else "results",
                      files=("leaderboard.md",) if path.suffix == ".jsonl" else ("report.md",))
     if path.suffix == ".jsonl":
+        import warnings
+
+        from .leaderboard.store import RecordWarning, read_checked
         from .report.leaderboard import write_leaderboard
 
+        records, problems = read_checked(path)  # each line checked: one line per problem
+        if problems and not records:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise ConfigError(f"results: {problems[0]}{more}; no record to report")
+        for problem in problems:
+            print(f"avalanche-neuromod: warning: {problem}", file=sys.stderr)
         try:
-            print(f"leaderboard: {write_leaderboard(path, args.out)}")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RecordWarning)  # said above
+                print(f"leaderboard: {write_leaderboard(path, args.out)}")
         except ValueError as err:
             raise ConfigError(f"results: {err}") from None
         return 0
@@ -457,12 +486,14 @@ def main(argv: list[str] | None = None) -> int:
     except NumericalFaultError as err:
         print(f"avalanche-neuromod: error: {err}", file=sys.stderr)
         return EXIT_NUMERICAL_FAULT
-    except OutputError as err:  # computed, but not written where asked: saved elsewhere
+    except (OutputError, WriteFailedError) as err:  # not written where asked (a full disk)
         print(f"avalanche-neuromod: error: {err}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("avalanche-neuromod: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM with worker processes
+        signum = getattr(err, "signum", 2)
+        print(f"avalanche-neuromod: interrupted ({'SIGTERM' if signum == 15 else 'Ctrl-C'}); "
+              "finished cells are kept, run the same command again to go on", file=sys.stderr)
+        return 128 + signum
 
 
 if __name__ == "__main__":

@@ -57,7 +57,6 @@ def _signals_raise():
         return
 
     def handler(signum, frame):
-        import time as _t; print("DEBUG handler", _t.time(), file=sys.stderr)
         raise Interrupted(signum)
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -138,9 +137,7 @@ def run_cells(
                     for future in as_completed(futures):
                         done(futures[future], future.result())
                 except BaseException:
-                    import time as _t; _a=_t.time()
-                    _stop(pool)
-                    print("DEBUG stop took", _t.time()-_a, _t.time(), file=sys.stderr); import faulthandler; faulthandler.dump_traceback_later(3)  # an error, Ctrl-C or SIGTERM: nothing keeps running
+                    _stop(pool)  # an error, Ctrl-C or SIGTERM: nothing keeps running
                     raise
                 pool.shutdown(wait=True)
     finally:

@@ -299,6 +299,12 @@ CASES += [
                  ["{suite}.strategies[0].label", "not a safe name"], id="strategy-label-escapes"),
     pytest.param(BOARD, suite(strategies=[{"preset": "naive", "label": "a b"}]), None,
                  ["{suite}.strategies[0].label"], id="strategy-label-space"),
+    pytest.param(BOARD, preset_suite(), {"preset": "name: ../p\nmodulators: {}\n"},
+                 ["{suite}.strategies[1]", "{preset}", "name: '../p' is not a safe name"],
+                 id="preset-name-escapes"),
+    pytest.param([*SELECT[:3], "{preset}", *SELECT[4:]], suite(),
+                 {"cfg": GRID, "preset": "name: a/b\nmodulators: {dopamine: {}}\n"},
+                 ["--strategy", "not a safe name"], id="select-preset-name-escapes"),
     pytest.param(RUN_ARGV, None, {"cfg": run_config(settings=[{"name": "../s"}])},
                  ["{cfg}.settings[0].name", "not a safe name"], id="run-setting-name-escapes"),
     # --------------------------------------------------- YAML: duplicate keys, bytes
@@ -400,4 +406,4 @@ def test_bad_input_exits_2_with_one_line_and_keeps_outputs(argv, suite_text, oth
 
 
 def test_the_battery_is_large_enough():
-    assert len(CASES) >= 110
+    assert len(CASES) >= 114

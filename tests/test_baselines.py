@@ -4,6 +4,7 @@ online EWC, and the XdG oracle (context gating by the task label, given at test 
 
 from __future__ import annotations
 
+import avalanche.training
 import pytest
 import torch
 import torch.nn.functional as F
@@ -14,6 +15,7 @@ from avalanche.training.plugins import EvaluationPlugin, EWCPlugin
 from torch import nn
 from torch.utils.data import TensorDataset
 
+from avalanche_neuromod.benchmarks import gonogo_benchmark
 from avalanche_neuromod.checkpoint import resume_blocker
 from avalanche_neuromod.leaderboard.spec import load_suite
 from avalanche_neuromod.models import build_model
@@ -201,7 +203,7 @@ class _BatchSizes(SupervisedPlugin):
         self.sizes.setdefault(exp, set()).add(len(strategy.mb_x))
 
 
-def test_generative_replay_replays_generated_samples_and_stores_none() -> None:
+def test_generative_replay_replays_generated_samples_and_stores_none(capsys) -> None:
     sizes = _BatchSizes()
     strategy = _build("generative-replay", shape=(1, 28, 28), plugins=[sizes])
     for experience in _stream(shape=(1, 28, 28)).train_stream:
@@ -210,6 +212,24 @@ def test_generative_replay_replays_generated_samples_and_stores_none() -> None:
     assert sizes.sizes[1] == {16}  # each mini-batch of the second experience: 8 real + 8 replayed
     assert not hasattr(strategy, "storage_policy")
     assert resume_blocker(strategy) is not None
+    assert isinstance(strategy, avalanche.training.GenerativeReplay)
+    assert capsys.readouterr().out == ""  # its generator's strategy logs nothing
+
+
+@pytest.mark.parametrize("name, message", [
+    ("der", "DER: Avalanche's DER takes \\(x, y, t\\) samples"),
+    ("er-ace", "ER_ACE: Avalanche's ER_ACE takes"),
+    ("generative-replay", "GenerativeReplay: .* 1x28x28 inputs; this stream's are 66"),
+])
+def test_replay_baselines_refuse_a_stream_they_cannot_take_in_one_line(name, message) -> None:
+    stream = gonogo_benchmark(rules=["A"], trials_per_rule=16, test_trials=8, seed=0)
+    torch.manual_seed(0)
+    model = build_model(input_size=stream.input_size, n_classes=2, hidden=8, layers=1)
+    strategy = build_strategy(name, model=model, device="cpu", train_mb_size=8,
+                              optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+                              evaluator=EvaluationPlugin(loggers=[]))
+    with pytest.raises(ValueError, match=message):
+        strategy.train(stream.train_stream[0])
 
 
 def test_online_ewc_keeps_one_running_importance() -> None:

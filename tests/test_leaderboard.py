@@ -43,7 +43,7 @@ from avalanche_neuromod.leaderboard import (
 from avalanche_neuromod.leaderboard import runner as runner_module
 from avalanche_neuromod.leaderboard import spec as spec_module
 from avalanche_neuromod.leaderboard import store as store_module
-from avalanche_neuromod.leaderboard.store import TruncatedRecordWarning
+from avalanche_neuromod.leaderboard.store import InvalidRecordWarning, TruncatedRecordWarning
 from avalanche_neuromod.models import build_model
 from avalanche_neuromod.report.leaderboard import write_leaderboard
 from avalanche_neuromod.strategies import registry
@@ -342,8 +342,7 @@ def test_append_record_writes_one_fsynced_line_per_call(tmp_path, monkeypatch):
 
     monkeypatch.setattr(store_module.os, "fsync", fsync)
     path = tmp_path / "sub" / "results.jsonl"
-    records = [{"key": f"k{i}", "value": i, "nested": {"b": [1, None], "a": "é"}}
-               for i in range(3)]
+    records = [_cell(f"k{i}", value=i, nested={"b": [1, None], "a": "é"}) for i in range(3)]
     for n, record in enumerate(records, start=1):
         append_record(path, record)
         text = path.read_text(encoding="utf-8")
@@ -354,31 +353,37 @@ def test_append_record_writes_one_fsynced_line_per_call(tmp_path, monkeypatch):
     assert finished_keys(path) == {"k0", "k1", "k2"}
 
 
+def _cell(key: str, **extra) -> dict:
+    """A record with every field a record must have (read_records checks them)."""
+    return {"key": key, "benchmark": "b", "strategy": "s", "seed": 0, "accuracy_matrix": [],
+            "final_accuracy": None, **extra}
+
+
 def test_truncated_last_line_is_skipped_with_a_warning_and_the_next_append_is_readable(
         tmp_path):
     path = tmp_path / "results.jsonl"
-    append_record(path, {"key": "a", "x": 1})
-    append_record(path, {"key": "b", "x": 2})
+    append_record(path, _cell("a", x=1))
+    append_record(path, _cell("b", x=2))
     with open(path, "a", encoding="utf-8") as fh:
         fh.write('{"key": "c", "x": ')  # a crash in the middle of the write
     with pytest.warns(TruncatedRecordWarning, match=":3:"):
         assert [r["key"] for r in read_records(path)] == ["a", "b"]
     with pytest.warns(TruncatedRecordWarning):
         assert finished_keys(path) == {"a", "b"}
-    append_record(path, {"key": "d", "x": 4})
+    append_record(path, _cell("d", x=4))
     lines = path.read_text().splitlines()
     assert lines[2] == '{"key": "c", "x": '
-    assert json.loads(lines[3]) == {"key": "d", "x": 4}
+    assert json.loads(lines[3]) == _cell("d", x=4)
     with pytest.warns(TruncatedRecordWarning):
         assert [r["key"] for r in read_records(path)] == ["a", "b", "d"]
 
 
-def test_records_without_a_key_and_blank_lines_are_ignored(tmp_path):
+def test_records_without_a_key_are_reported_and_blank_lines_ignored(tmp_path):
     path = tmp_path / "results.jsonl"
-    path.write_text('{"x": 1}\n\n[1, 2]\n"text"\n{"key": "a"}\n')
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # nothing here is truncated: no warning
-        assert read_records(path) == [{"key": "a"}]
+    path.write_text('{"x": 1}\n\n[1, 2]\n"text"\n' + json.dumps(_cell("a")) + "\n")
+    with pytest.warns(InvalidRecordWarning) as seen:  # not a record: named, never a crash
+        assert read_records(path) == [_cell("a")]
+    assert [str(w.message).split(": ")[0].rsplit(":", 1)[1] for w in seen] == ["1", "3", "4"]
     assert read_records(tmp_path / "missing.jsonl") == []
 
 

@@ -75,3 +75,22 @@ def test_another_model_replaces_the_inherited_arguments_the_same_merges():
 def test_suites_without_a_model_name_keep_their_configs():
     [cell, *_] = suite_cells(load_suite("quick"))
     assert cell.budget["model"] == {"hidden": 32, "layers": 1, "activation": "tanh"}
+
+
+def test_docs_api_example_runs_as_written(tmp_path, monkeypatch, capsys):
+    import re
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "api.md").read_text()
+    [block] = re.findall(r"^```python\n(.*?)^```", page, flags=re.MULTILINE | re.DOTALL)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("avalanche_neuromod.registry.MODELS", dict(MODELS))
+    try:
+        exec(compile(block, "docs/api.md", "exec"), {"__name__": "__api__"})
+    finally:
+        BENCHMARKS.pop("two_rules", None)
+    out = capsys.readouterr().out
+    assert out.startswith("4 cells\n")
+    assert (tmp_path / "runs" / "mine" / "leaderboard.md").is_file()
+    records = [json.loads(line) for line in (tmp_path / "runs" / "mine" / "results.jsonl").open()]
+    assert sorted(r["strategy"] for r in records) == ["full", "full", "naive", "naive"]

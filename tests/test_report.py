@@ -362,3 +362,51 @@ def test_write_report_from_path_and_sparse(results: dict, tmp_path) -> None:
     ]
     text = paths[0].read_text(encoding="utf-8")
     assert "(not recorded)" in text and "avalanche-neuromod report results.json" in text
+
+
+# ------------------------------------------------------------------------------------------------
+# any Avalanche run: accuracy matrix and forgetting curves from its evaluator
+# ------------------------------------------------------------------------------------------------
+
+
+def test_accuracy_matrix_and_figures_from_a_plain_avalanche_run(tmp_path) -> None:
+    import torch
+    from avalanche.evaluation.metrics import accuracy_metrics
+    from avalanche.training import Naive
+    from avalanche.training.plugins import EvaluationPlugin
+
+    from avalanche_neuromod.benchmarks import gonogo_benchmark
+    from avalanche_neuromod.report import (
+        accuracy_matrix,
+        plot_accuracy_matrix,
+        plot_forgetting_curves,
+    )
+
+    torch.manual_seed(0)
+    bm = gonogo_benchmark(rules=["A", "B", "X"], trials_per_rule=64, test_trials=32,
+                          population_size=8, seed=0)
+    model = torch.nn.Linear(bm.train_stream[0].dataset[0][0].numel(), 2)
+    strategy = Naive(model=model, optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+                     train_mb_size=16, train_epochs=2, eval_mb_size=64,
+                     evaluator=EvaluationPlugin(accuracy_metrics(experience=True), loggers=[]))
+    returned = []
+    for experience in bm.train_stream:
+        strategy.train(experience)
+        returned.append(strategy.eval(bm.test_stream))
+
+    from_list = accuracy_matrix(returned)
+    from_plugin = accuracy_matrix(strategy.evaluator)
+    assert from_list.shape == (3, 3)
+    np.testing.assert_array_equal(from_list, from_plugin)
+    np.testing.assert_array_equal(from_list, accuracy_matrix(strategy.evaluator.get_all_metrics()))
+    key = "Top1_Acc_Exp/eval_phase/test_stream/Exp001"
+    assert from_list[2, 1] == returned[2][key]
+    with_tasks = [{k.replace("/Exp", "/Task000/Exp"): v for k, v in d.items()} for d in returned]
+    np.testing.assert_array_equal(accuracy_matrix(with_tasks), from_list)  # task-aware keys
+
+    for path in (plot_accuracy_matrix(returned, tmp_path / "matrix.png"),
+                 plot_forgetting_curves({"naive": returned, "again": [returned, returned]},
+                                        tmp_path / "curves.png")):
+        assert path.read_bytes()[:8] == PNG_MAGIC
+    with pytest.raises(ValueError, match="Top1_Acc_Exp"):
+        accuracy_matrix([{"Loss_Stream/eval_phase/test_stream": 0.1}])

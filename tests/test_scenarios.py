@@ -9,6 +9,7 @@ from avalanche_neuromod.cli import main
 from avalanche_neuromod.scenarios import mismatches, scenario, selected_for
 from avalanche_neuromod.strategies.presets import load_preset
 
+
 def test_selected_presets_name_the_scenario_of_their_selection_suite():
     assert selected_for(load_preset("full-class")) == ("SplitMNIST class-IL",)
     assert selected_for(load_preset("full-task")) == ("SplitMNIST task-IL",)

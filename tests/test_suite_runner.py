@@ -78,12 +78,14 @@ def test_bad_suites_name_the_field(tmp_path: Path, patch: str, field: str):
 
 def test_truncated_last_line_is_reported_and_skipped(tmp_path: Path):
     path = tmp_path / "results.jsonl"
-    append_record(path, {"key": "a", "x": 1})
+    cell = {"benchmark": "b", "strategy": "s", "seed": 0, "accuracy_matrix": [],
+            "final_accuracy": None}  # what every record has (checked on reading)
+    append_record(path, {"key": "a", "x": 1, **cell})
     with open(path, "a") as fh:
         fh.write('{"key": "b", "x"')  # a crash in the middle of a write
     with pytest.warns(TruncatedRecordWarning):
         assert [r["key"] for r in read_records(path)] == ["a"]
-    append_record(path, {"key": "c", "x": 3})  # starts on a fresh line
+    append_record(path, {"key": "c", "x": 3, **cell})  # starts on a fresh line
     with pytest.warns(TruncatedRecordWarning):
         assert [r["key"] for r in read_records(path)] == ["a", "c"]
 

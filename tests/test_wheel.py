@@ -64,10 +64,13 @@ from avalanche_neuromod.cli import main
 from avalanche_neuromod.leaderboard.selection import load_grid
 
 for what in ("suites", "grids", "presets"):
-    print("==", what, main(["list", what]), flush=True)
-print("== grid", sorted(load_grid("benchmarks/grids/full-class.yaml")), flush=True)
-print("== select", main(["select", "quick", "--strategy", "full", "--grid", "full", "--write",
-                        sys.argv[1], "--no-progress"]), flush=True)
+    print("==", what, flush=True)
+    print("rc", main(["list", what]), flush=True)
+print("== grid", flush=True)
+print(sorted(load_grid("benchmarks/grids/full-class.yaml")), flush=True)
+print("== select", flush=True)
+print("rc", main(["select", "quick", "--strategy", "full", "--grid", "full", "--write",
+                  sys.argv[1], "--no-progress"]), flush=True)
 """
 
 
@@ -77,11 +80,11 @@ def test_suites_grids_presets_listed_and_select_never_writes_into_the_wheel(inst
     proc = run(installed, "-c", LISTS, str(presets))
     assert proc.returncode == 0, proc.stderr
     parts = dict(part.split("\n", 1) for part in proc.stdout.split("== ")[1:])
-    for what, name in [("suites 0", "standard"), ("grids 0", "full-class"),
-                       ("presets 0", "full")]:
+    for what, name in [("suites", "standard"), ("grids", "full-class"), ("presets", "full")]:
+        assert parts[what].endswith("rc 0\n"), proc.stdout
         assert any(line.split()[0] == name for line in parts[what].splitlines()), proc.stdout
-    assert "modulators.serotonin.strength" in proc.stdout
-    assert "select 2" in parts
+    assert "modulators.serotonin.strength" in parts["grid"]
+    assert parts["select"] == "rc 2\n"
     assert proc.stderr.strip().splitlines()[-1] == (
         f"avalanche-neuromod: error: --write: {presets} is inside an installed package; name "
         "a folder of your own: --write DIR")

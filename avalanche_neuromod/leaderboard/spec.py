@@ -126,6 +126,9 @@ def _check_budget(budget: dict, *, field: str) -> dict:
                           f"from {', '.join(OPTIMIZERS)}")
     number(opt["lr"], field=f"{field}.optimizer.lr", low=0.0, low_open=True)
     number(opt.get("momentum", 0.0), field=f"{field}.optimizer.momentum", low=0.0, high=1.0)
+    if opt["name"] != "sgd" and opt.get("momentum"):  # an option it would silently ignore
+        raise ConfigError(f"{field}.optimizer.momentum: does not apply to {opt['name']} (got "
+                          f"{opt['momentum']}); remove it")
     for key in ("epochs", "train_mb_size", "eval_mb_size"):
         positive_int(budget[key], field=f"{field}.{key}")
     return budget

@@ -162,6 +162,17 @@ def read_records(path: str | Path) -> list[dict]:
     return records
 
 
+def read_checked(path: str | Path) -> tuple[list[dict], list[str]]:
+    """:func:`read_records`, with what it would warn about returned (one line each)."""
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always", RecordWarning)
+        records = read_records(path)
+    for w in seen:  # anything else is warned about as usual
+        if not issubclass(w.category, RecordWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return records, [str(w.message) for w in seen if issubclass(w.category, RecordWarning)]
+
+
 def finished_keys(path: str | Path) -> set[str]:
     return {r["key"] for r in read_records(path)}
 

@@ -156,5 +156,5 @@ def plot_forgetting(results: Results, *, mode: str, path: str | Path) -> Path:
                         if r["setting"] == setting and r["preset"] == preset]
             if any(matrices):
                 curves[label] = matrices
-    return plot_curves(curves, path, learnt=criterion,
+    return plot_curves(curves, path, learnt=criterion, unit="rules",
                        title=f"Forgetting on cued streams \u2014 {mode}")

@@ -108,12 +108,12 @@ def experience_axis(ax: Any, *, label: str = "after training experience") -> Non
 
 
 def plot_curves(curves: dict[str, list[Sequence[Sequence[float]]]], path: str | Path, *,
-                title: str = "", learnt: float = LEARNT) -> Path:
+                title: str = "", learnt: float = LEARNT, unit: str = "experiences") -> Path:
     """Accuracy on the experiences seen so far, forgetting of the learnt ones and how many were
     learnt, after each trained experience: one line per entry of ``curves`` (label -> the
     accuracy matrices of its seeds; mean ± 95% CI band over seeds), legend outside the data."""
     fig, (ax_a, ax_f, ax_n) = plt.subplots(1, 3, figsize=(13.5, 3.8), layout="constrained",
-                                           gridspec_kw={"width_ratios": [3, 3, 2]})
+                                           sharex=True, gridspec_kw={"width_ratios": [3, 3, 2]})
     for k, (label, matrices) in enumerate(curves.items()):
         rows = [forgetting_curves(m, learnt=learnt) for m in matrices if m]
         if not rows:
@@ -126,10 +126,10 @@ def plot_curves(curves: dict[str, list[Sequence[Sequence[float]]]], path: str | 
             band(ax_a, x, acc, label=label, clip=(0, 1), **style)
             band(ax_f, x, fgt, label=label, **style)
             ax_n.plot(x, np.nanmean(count, axis=0), label=label, lw=1.2, **style)
-    ax_a.set(title="accuracy on experiences seen so far (j ≤ i)", ylim=(0, 1.02))
-    ax_f.set(title=f"forgetting of learnt experiences (j < i, acc. ≥ {learnt:g})")
+    ax_a.set(title=f"accuracy on {unit} seen so far (j ≤ i)", ylim=(0, 1.02))
+    ax_f.set(title=f"forgetting of learnt {unit} (j < i, acc. ≥ {learnt:g})")
     ax_f.axhline(0, color="k", lw=0.8)
-    ax_n.set(title="earlier experiences learnt", ylim=(0, None))
+    ax_n.set(title=f"earlier {unit} learnt", ylim=(0, None))
     ax_n.yaxis.set_major_locator(MaxNLocator(integer=True))
     for ax in (ax_a, ax_f, ax_n):
         experience_axis(ax)

@@ -16,6 +16,13 @@ the "old" weights move with every update, so the path integral, the importances 
 distance are all zero and SI trains exactly like Naive, whatever ``si_lambda`` (on a GPU ``.cpu()``
 copies, so it works there). :class:`SynapticIntelligence` is Avalanche's SI whose snapshots are
 copies.
+
+Avalanche's ``DER`` and ``ER_ACE`` take mini-batches of exactly ``(x, y, t)`` (their buffers and
+logit passes unpack three items); :class:`DER` and :class:`ER_ACE` are theirs, refusing a stream
+with more items (Go/No-Go's ``(x, y, stimulus, t)``) with one line instead of an unpacking error.
+Avalanche's ``GenerativeReplay`` builds its VAE for ``1x28x28`` inputs and trains it with a
+strategy that prints to stdout; :class:`GenerativeReplay` is theirs with the same VAE, optimizer
+and replay plugin, a silent generator strategy, and one line for a stream of other inputs.
 """
 
 from __future__ import annotations
@@ -23,6 +30,9 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import torch
+from avalanche.training import DER as _DER
+from avalanche.training import ER_ACE as _ER_ACE
+from avalanche.training import GenerativeReplay as _GenerativeReplay
 from avalanche.training.plugins import MASPlugin, SynapticIntelligencePlugin
 from avalanche.training.templates import SupervisedTemplate
 from torch.utils.data import Dataset
@@ -103,3 +113,69 @@ class MAS(SupervisedTemplate):
                    BatchAgnosticMASPlugin(lambda_reg=lambda_reg, alpha=alpha, verbose=verbose)]
         super().__init__(model=model, optimizer=optimizer, criterion=criterion, plugins=plugins,
                          **base_kwargs)
+
+
+def _require_triples(strategy, name: str) -> None:
+    dataset = strategy.experience.dataset
+    if len(dataset) and len(dataset[0]) > 3:
+        raise ValueError(f"{name}: Avalanche's {name} takes (x, y, t) samples; this stream's "
+                         f"have {len(dataset[0])} items (Go/No-Go adds the stimulus)")
+
+
+class DER(_DER):
+    """Avalanche's ``DER`` (Dark Experience Replay++, Buzzega et al. 2020; same arguments):
+    ``L = CE(f(x), y) + alpha ||f(x_m) - z_m||^2 + beta CE(f(x_m'), y_m')`` over buffer samples
+    ``x_m`` with their stored logits ``z_m``."""
+
+    def _before_training_exp(self, **kwargs):
+        _require_triples(self, "DER")
+        super()._before_training_exp(**kwargs)
+
+
+class ER_ACE(_ER_ACE):  # noqa: N801 (Avalanche's name)
+    """Avalanche's ``ER_ACE`` (Caccia et al. 2022; same arguments): replay with the asymmetric
+    cross-entropy (incoming samples on the classes of their mini-batch only)."""
+
+    def _before_training_exp(self, **kwargs):
+        _require_triples(self, "ER_ACE")
+        super()._before_training_exp(**kwargs)
+
+
+class GenerativeReplay(_GenerativeReplay):
+    """Avalanche's ``GenerativeReplay`` (Shin et al. 2017; same arguments) whose default
+    generator strategy (Avalanche's: ``MlpVAE((1, 28, 28), nhid=2)``, Adam lr 0.01, weight decay
+    1e-4, ``GenerativeReplayPlugin``) logs nothing."""
+
+    def __init__(self, *, model, optimizer, train_mb_size: int = 1, train_epochs: int = 1,
+                 eval_mb_size=None, device="cpu", generator_strategy=None,
+                 replay_size=None, increasing_replay_size: bool = False,
+                 is_weighted_replay: bool = False, weight_replay_loss_factor: float = 1.0,
+                 weight_replay_loss: float = 0.0001, **kwargs):
+        replay = dict(replay_size=replay_size, increasing_replay_size=increasing_replay_size,
+                      is_weighted_replay=is_weighted_replay,
+                      weight_replay_loss_factor=weight_replay_loss_factor,
+                      weight_replay_loss=weight_replay_loss)
+        if generator_strategy is None:
+            from avalanche.models import MlpVAE
+            from avalanche.models.generator import VAE_loss
+            from avalanche.training.plugins import EvaluationPlugin, GenerativeReplayPlugin
+            from avalanche.training.supervised import VAETraining
+
+            generator = MlpVAE((1, 28, 28), nhid=2, device=device)
+            generator_strategy = VAETraining(
+                model=generator, criterion=VAE_loss, train_mb_size=train_mb_size,
+                optimizer=torch.optim.Adam([p for p in generator.parameters() if
+                                            p.requires_grad], lr=0.01, weight_decay=0.0001),
+                train_epochs=train_epochs, eval_mb_size=eval_mb_size, device=device,
+                plugins=[GenerativeReplayPlugin(**replay)], evaluator=EvaluationPlugin(loggers=[]))
+        super().__init__(model=model, optimizer=optimizer, train_mb_size=train_mb_size,
+                         train_epochs=train_epochs, eval_mb_size=eval_mb_size, device=device,
+                         generator_strategy=generator_strategy, **replay, **kwargs)
+
+    def _before_training_exp(self, **kwargs):
+        dataset = self.experience.dataset
+        shape = tuple(dataset[0][0].shape) if len(dataset) else (1, 28, 28)
+        if shape != (1, 28, 28):
+            raise ValueError(f"GenerativeReplay: Avalanche's default generator (MlpVAE) makes "
+                             f"1x28x28 inputs; this stream's are {'x'.join(map(str, shape))}")
+        super()._before_training_exp(**kwargs)

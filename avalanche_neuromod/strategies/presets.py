@@ -66,11 +66,6 @@ def validate_preset(data: Any, *, source: str) -> dict:
     """Check a preset's structure; return a normalised deep copy."""
     if not isinstance(data, dict):
         raise PresetError(f"{source}: a preset must be a mapping, got {type(data).__name__}")
-    if "name" in data:  # it names selection folders and strategy labels
-        try:
-            safe_name(data["name"], field="name")
-        except ConfigError as err:
-            raise PresetError(f"{source}: {err}") from None
     unknown = set(data) - PRESET_KEYS
     if unknown:
         raise PresetError(f"{source}: unknown key(s) {sorted(unknown)}; allowed "
@@ -154,7 +149,12 @@ def load_preset(name_or_path: str | Path | dict) -> dict:
     except ConfigError as err:
         raise PresetError(str(err).removeprefix("config: ")) from None
     preset = validate_preset(data, source=source)
-    preset.setdefault("name", Path(text).stem if text.endswith((".yaml", ".yml")) else text)
+    if "name" in preset:  # a file's own name names selection folders and strategy labels
+        try:
+            safe_name(preset["name"], field="name")
+        except ConfigError as err:
+            raise PresetError(f"{source}: {err}") from None
+    preset.setdefault("name", text)
     return preset
 
 
