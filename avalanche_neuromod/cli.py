@@ -57,6 +57,9 @@ def _seeds(text: str):
     return values
 
 
+WANDB_VERBOSE_HELP = "show wandb's own console output (its run summary; silenced by default)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .listing import WHAT, version_text
 
@@ -80,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--wandb", action="store_true",
                      help="log every run to Weights & Biases (offline without an API key)")
     run.add_argument("--wandb-dir", default=None, help="W&B run directory (default ./wandb)")
+    run.add_argument("--wandb-verbose", action="store_true", help=WANDB_VERBOSE_HELP)
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     board = sub.add_parser("leaderboard", help="run a suite (resumes: finished cells are kept)")
     board.add_argument("suite", help="suite YAML file, or the name of one in benchmarks/")
@@ -95,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "else Avalanche's default folder (downloads)")
     board.add_argument("--wandb", action="store_true", help="one W&B run per cell")
     board.add_argument("--wandb-dir", default=None, help="W&B run directory")
+    board.add_argument("--wandb-verbose", action="store_true", help=WANDB_VERBOSE_HELP)
     board.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     board.add_argument("--engine", choices=("local", "ray"), default="local",
                        help="local: worker processes on this machine; ray: one Ray task per cell "
@@ -147,6 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data-root", default=None, help="local data root (MNIST/raw/...)")
     train.add_argument("--wandb", action="store_true", help="log the run to Weights & Biases")
     train.add_argument("--wandb-dir", default=None, help="W&B run directory")
+    train.add_argument("--wandb-verbose", action="store_true", help=WANDB_VERBOSE_HELP)
+    show = sub.add_parser("wandb-show", help="print an offline W&B run (config, summary, "
+                          "history) without syncing it")
+    show.add_argument("run_dir", help="a wandb/offline-run-*/ folder or its run-*.wandb file")
+    show.add_argument("--key", default=None, help="only keys containing this text")
     verify = sub.add_parser("verify", help="re-run sampled cells of a committed results file at "
                             "the current code; exit 1 on a difference")
     verify.add_argument("results", help="results.jsonl (suite, selection) or results.json (case "
@@ -463,6 +473,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         intra_op_threads()  # a bad $AVALANCHE_NEUROMOD_THREADS fails before anything runs
+        if getattr(args, "wandb", False) and not args.wandb_verbose:  # workers inherit it
+            os.environ.setdefault("WANDB_SILENT", "true")  # wandb's ~40 lines per run
+        if args.command == "wandb-show":
+            from .logging.offline import show_command
+
+            return show_command(args)
         if args.command == "run":
             return _run(args, argv)
         if args.command == "list":

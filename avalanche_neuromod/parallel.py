@@ -21,6 +21,8 @@ from typing import Any
 
 import torch
 
+from .threads import set_threads
+
 
 class Interrupted(KeyboardInterrupt):
     """The run was stopped by a signal (``signum``: SIGINT or SIGTERM)."""
@@ -39,14 +41,14 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def _worker_init() -> None:
+def _worker_init(workers: int = 1) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the driver's handler, inherited by fork
     _die_with_parent()
     from .leaderboard.store import close_inherited_locks
 
     close_inherited_locks()
-    torch.set_num_threads(1)  # small models: intra-op threads only add overhead
+    set_threads(workers)  # one intra-op thread per worker unless asked (threads.py)
 
 
 @contextlib.contextmanager
@@ -121,7 +123,7 @@ def run_cells(
     try:
         if workers <= 1 or device.type == "cuda":
             threads = torch.get_num_threads()
-            torch.set_num_threads(1)
+            set_threads(1)  # one intra-op thread unless asked (threads.py)
             try:
                 for i, cell in enumerate(cells):
                     done(i, fn(cell, **kwargs))
@@ -131,7 +133,7 @@ def run_cells(
             ctx = get_context("fork" if os.name == "posix" else "spawn")
             with _signals_raise():
                 pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
-                                           initializer=_worker_init)
+                                           initializer=_worker_init, initargs=(workers,))
                 try:
                     futures = {pool.submit(fn, cell, **kwargs): i for i, cell in enumerate(cells)}
                     for future in as_completed(futures):

@@ -7,7 +7,8 @@ two busy cores). Every entry point (``train``, ``select``, ``run``, ``leaderboar
 processes and Ray tasks) calls :func:`set_threads` with its number of workers.
 
 ``$AVALANCHE_NEUROMOD_THREADS`` overrides the default of 1: a positive integer, or ``auto`` for the
-machine's cores divided by the workers (at least 1). The committed records were produced with one
+machine's cores divided by the workers (at least 1; a Ray task counts as one worker, so there
+give a number: ``--cpus-per-cell``'s, say). The committed records were produced with one
 thread, which is why it stays the default: a float reduction split over more threads may round
 differently (docs/performance.md).
 """

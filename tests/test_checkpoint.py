@@ -312,3 +312,89 @@ def test_sigkilled_train_resumes_to_the_same_record(strategy, tmp_path, capsys):
         warnings.simplefilter("error")
         assert main([*_train_argv(suite, strategy, killed), "--resume"]) == 0  # finished: kept
     assert "already finished" in capsys.readouterr().out
+
+
+# ------------------------------------------------------- decoder allowlist, damage (issue 19)
+
+
+@pytest.mark.parametrize("entry", [
+    {"__object__": "avalanche_neuromod.checkpoint:os.system", "state": {}},
+    {"__object__": "avalanche_neuromod.checkpoint:os.getcwd", "state": {}},
+    {"__object__": "os:system", "state": {}},
+    {"__object__": "avalanche.evaluation.metrics.mean:Mean.__init__", "state": {}},
+    {"__dict__": [], "factory": "avalanche_neuromod.checkpoint:os.getcwd"},
+    {"__dict__": [], "factory": "os:getcwd"},
+    {"__dict__": [], "factory": "builtins.eval"},
+])
+def test_a_checkpoint_naming_a_callable_is_refused(entry):
+    """Only the classes of an explicit list are built: no attribute chain, no function."""
+    with pytest.raises(CheckpointError, match="refusing to build|does not name a class"):
+        decoded = checkpoint_module.decode_state(entry)
+        decoded["missing"]  # a default dict's factory would run here
+
+
+def _damage(path: Path, how: str) -> None:
+    data = path.read_bytes()
+    if how == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif how == "garbage":
+        path.write_bytes(bytes(range(256)) * 8)
+    elif how == "wrong-shape":  # loads, but does not fit the model
+        state = torch.load(path, weights_only=True)
+        name = next(iter(state["model"]))
+        state["model"][name] = torch.zeros(3, 3)
+        torch.save(state, path)
+    else:  # loads, but a field of every checkpoint is missing
+        state = torch.load(path, weights_only=True)
+        del state["extra"]
+        torch.save(state, path)
+
+
+@pytest.mark.parametrize("how", ["truncated", "garbage", "wrong-shape", "missing-field"])
+def test_a_damaged_checkpoint_restarts_its_cell_or_is_one_line_for_train(how, tmp_path,
+                                                                         monkeypatch, capsys):
+    cell = cells()["full"]
+    reference = run_suite_cell(cell)
+    interrupted_run(cell, tmp_path / "checkpoints", monkeypatch, after=1)
+    path = checkpoint_path(tmp_path / "checkpoints", cell)
+    _damage(path, how)
+    before = path.read_bytes()
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(yaml.safe_dump(SUITE))
+    rc = main(["train", str(suite), "--benchmark", "g", "--strategy", "full", "--out",
+               str(tmp_path), "--resume"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and err.startswith(PREFIX), err
+    assert str(path) in err and "Traceback" not in err
+    assert path.read_bytes() == before and not (tmp_path / "record.json").exists()
+    # the leaderboard (resume="auto"): set aside like an incompatible one, the cell restarts
+    with pytest.warns(UserWarning, match="restarting"):
+        again = run_suite_cell(cell, checkpoint_dir=tmp_path / "checkpoints", resume="auto")
+    assert comparable(again) == comparable(reference)
+
+
+def test_a_full_disk_while_saving_a_checkpoint_is_one_line_and_keeps_the_last_one(
+        tmp_path, monkeypatch, capsys):
+    import errno
+
+    cell = cells()["naive"]
+    interrupted_run(cell, tmp_path / "checkpoints", monkeypatch, after=0)
+    path = checkpoint_path(tmp_path / "checkpoints", cell)
+    before = path.read_bytes()
+    real_fsync = os.fsync
+
+    def full(fd):
+        if os.readlink(f"/proc/self/fd/{fd}").endswith(".tmp"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", full)
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(yaml.safe_dump(SUITE))
+    rc = main(["train", str(suite), "--benchmark", "g", "--strategy", "naive", "--out",
+               str(tmp_path), "--resume"])
+    err = capsys.readouterr().err
+    assert rc == 1 and err.count("\n") == 1, err
+    assert err == f"{PREFIX} cannot write {path}: No space left on device\n"
+    assert path.read_bytes() == before  # the last good checkpoint, untouched
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no temporary file

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -301,3 +302,103 @@ def test_plugin_variables_stay_in_bounds_under_extreme_losses(monkeypatch):
         for name, value in plugin._refresh().items():
             low, high = plugin.integrator.spec[name]["bounds"]
             assert math.isfinite(value) and low <= value <= high, (name, bad, value)
+
+
+# ----------------------------------------------------------- non-finite updates (issue 19)
+
+
+@pytest.mark.parametrize(("optimizer", "lr"), [("adam", 1e308), ("sgd", 1e308)])
+def test_a_step_that_makes_weights_non_finite_is_undone_and_counted(optimizer, lr):
+    """Adam with lr 1e308 fills the weights with inf from finite gradients; SGD's step
+    overflows (``value cannot be converted ... without overflow``): either is undone."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
+    opt = (torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9) if optimizer == "sgd"
+           else torch.optim.Adam(model.parameters(), lr=0.01))
+    strategy = Naive(model=model, optimizer=opt, criterion=torch.nn.CrossEntropyLoss(),
+                     evaluator=EvaluationPlugin(), device="cpu")
+    guard = install_guard(strategy)
+    x, y = torch.randn(16, 4), torch.randint(0, 2, (16,))
+    for _ in range(3):  # a few good steps build momentum / Adam moments
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    weights = copy.deepcopy(model.state_dict())
+    state = copy.deepcopy(opt.state_dict())
+    for group in opt.param_groups:
+        group["lr"] = lr
+    opt.zero_grad()
+    strategy.loss = torch.nn.functional.cross_entropy(model(x), y)
+    strategy.loss.backward()
+    guard.after_backward(strategy)
+    assert guard.skipped == 0  # the loss and the gradients are finite
+    guard.before_update(strategy)
+    with pytest.warns(NonFiniteUpdateWarning, match="non-finite update at experience .*undone"):
+        strategy.optimizer_step()  # SGD: the overflow is caught here
+        guard.after_update(strategy)  # Adam: the inf weights are seen here
+    assert guard.skipped == 1 and guard.consecutive == 1
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, weights[name]), name
+    after = opt.state_dict()["state"]
+    for index, entry in state["state"].items():
+        for key, value in entry.items():
+            assert torch.equal(torch.as_tensor(after[index][key]), torch.as_tensor(value))
+    assert guard.weights_finite(strategy)
+
+
+def _huge_lr_suite(name: str):
+    suite = load_suite({**copy.deepcopy(SUITE), "strategies": ["naive"]})
+    # past load_suite's checks (which may refuse such a rate): the run itself must cope
+    suite["benchmarks"][0]["budget"]["optimizer"] = {"name": name, "lr": 1e308}
+    return suite
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_a_huge_learning_rate_is_a_diverged_cell_whose_fault_checkpoint_is_kept(optimizer,
+                                                                                tmp_path):
+    from avalanche_neuromod.leaderboard import read_records, run_suite
+    from avalanche_neuromod.report.leaderboard import summarize_leaderboard
+
+    suite = _huge_lr_suite(optimizer)
+    with pytest.warns(NonFiniteUpdateWarning):
+        summary = run_suite(suite, out_dir=tmp_path, progress=False)
+    assert summary["ran"] == 1
+    [record] = read_records(tmp_path / "results.jsonl")
+    assert record["status"] == "diverged" and record["final_accuracy"] is None
+    assert "10 consecutive updates with a non-finite update" in record["error"]
+    fault = Path(record["error"].rsplit("saved to ", 1)[1].rstrip(")"))
+    assert fault.name.endswith("-fault.pt") and fault.is_file()  # kept where the record says
+    state = load_checkpoint(fault)
+    assert all(bool(torch.isfinite(t).all()) for t in state["model"].values())
+    before = fault.read_bytes()
+    run_suite(suite, out_dir=tmp_path, progress=False)  # a re-run keeps it too
+    assert fault.read_bytes() == before
+    [row] = summarize_leaderboard(read_records(tmp_path / "results.jsonl"))["g"]
+    assert row["strategy"] == "naive (1/1 diverged)"  # never a ranked result
+
+
+def test_weights_not_finite_at_the_end_are_a_fault_never_a_record(monkeypatch, tmp_path):
+    def corrupt(self, strategy, **kwargs):  # outside any step, after the last experience
+        if strategy.experience.current_experience != 2:
+            return
+        with torch.no_grad():
+            next(strategy.model.parameters()).view(-1)[0] = INF
+
+    monkeypatch.setattr(NumericalGuardPlugin, "after_training_exp", corrupt, raising=False)
+    with pytest.raises(NumericalFaultError, match="weights are not finite at the end"):
+        run_suite_cell(cell("naive"))
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(yaml.safe_dump({**SUITE, "strategies": ["naive"]}))
+    rc = main(["train", str(suite), "--benchmark", "g", "--strategy", "naive", "--out",
+               str(tmp_path / "out")])
+    assert rc == 3 and not (tmp_path / "out" / "record.json").exists()
+
+
+@pytest.mark.parametrize("strategy", ["naive", "full"])
+def test_the_parameter_check_leaves_normal_runs_bit_identical(strategy, monkeypatch):
+    checked = run_suite_cell(cell(strategy))
+    monkeypatch.setattr(NumericalGuardPlugin, "before_update", lambda self, s, **kw: None)
+    monkeypatch.setattr(guard_module, "tensors_finite", lambda tensors: True)
+    unchecked = run_suite_cell(cell(strategy))
+    assert {k: v for k, v in checked.items() if k != "wall_time"} == \
+        {k: v for k, v in unchecked.items() if k != "wall_time"}

@@ -317,3 +317,125 @@ def test_a_local_ray_is_bound_to_loopback(monkeypatch):
     assert seen["_node_ip_address"] == "127.0.0.1"
     assert seen["include_dashboard"] is False
     assert seen["cluster_env"] == "0"  # Ray would otherwise swap 127.0.0.1 for the host's IP
+
+
+# ------------------------------------------------------------ runtime faults (issue 19)
+
+
+def _suite_file(tmp_path: Path, **changes) -> Path:
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({**SUITE, "seeds": 1, **changes}))
+    return path
+
+
+def _snapshot(folder: Path) -> dict:
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+def test_a_second_process_on_one_out_is_told_who_holds_it(tmp_path, capsys):
+    suite = _suite_file(tmp_path, strategies=["naive"])
+    out = tmp_path / "out"
+    assert main(["leaderboard", str(suite), "--out", str(out), "--no-progress"]) == 0
+    before = _snapshot(out)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from avalanche_neuromod.leaderboard.store import "
+         f"output_lock\nwith output_lock({str(out)!r}):\n print('held', flush=True)\n "
+         "sys.stdin.read()"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        capsys.readouterr()
+        for argv in (["leaderboard", str(suite), "--out", str(out), "--no-progress"],
+                     ["train", str(suite), "--benchmark", "g", "--strategy", "naive", "--out",
+                      str(out)]):
+            rc = main(argv)
+            err = capsys.readouterr().err
+            assert rc == 2 and err.count("\n") == 1 and err.startswith(PREFIX), err
+            assert f"is in use by another avalanche-neuromod process (pid {holder.pid} on " in err
+        assert _snapshot(out) == {**before, Path(".lock"): (out / ".lock").read_bytes()}
+    finally:
+        holder.communicate("", timeout=60)
+    assert _snapshot(out) == before  # the holder is gone and so is its lock
+
+
+def test_damaged_lines_in_results_are_named_and_their_cells_run_again(tmp_path, capsys):
+    suite = _suite_file(tmp_path)
+    out = tmp_path / "out"
+    assert main(["leaderboard", str(suite), "--out", str(out), "--no-progress"]) == 0
+    results = out / "results.jsonl"
+    lines = results.read_bytes().splitlines(keepends=True)
+    assert len(lines) == 3
+    bad = [lines[0][:20] + b"\xff\xfe" + lines[0][22:],  # bad bytes
+           lines[1].replace(b'"benchmark":"g",', b""),  # a field missing
+           lines[2].replace(b'"strategy":"ewc"', b'"strategy":["ewc"]')]  # a field mistyped
+    damaged = b"".join(bad)
+    results.write_bytes(damaged)
+    capsys.readouterr()
+    with pytest.warns(UserWarning) as seen:
+        assert main(["leaderboard", str(suite), "--out", str(out), "--no-progress"]) == 0
+    named = [str(w.message) for w in seen if "record" in str(w.message) or "UTF-8" in
+             str(w.message)]
+    assert any(f"{results}:1: not UTF-8" in m for m in named)
+    assert any(f"{results}:2: field 'benchmark' missing" in m for m in named)
+    assert any(f"{results}:3: field 'strategy' must be str, got list" in m for m in named)
+    assert "3 cells run, 0 already finished" in capsys.readouterr().out
+    assert results.read_bytes().startswith(damaged)  # left for inspection, never rewritten
+    assert Counter(r["key"] for r in records(results)) == \
+        Counter(c.key for c in suite_cells(load_suite(suite)))
+
+
+def test_train_resume_after_the_suite_changed_is_one_line(tmp_path, capsys):
+    suite = _suite_file(tmp_path)
+    out = tmp_path / "out"
+    cell = next(c for c in suite_cells(load_suite(suite)) if c.strategy == "full")
+    run_suite_cell(cell, checkpoint_dir=out / "checkpoints")  # a started run's checkpoint
+    before = _snapshot(out)
+    changed = _suite_file(tmp_path, budget={**BUDGET, "optimizer": {**BUDGET["optimizer"],
+                                                                     "lr": 0.01}})
+    for extra in (["--resume"], []):
+        rc = main(["train", str(changed), "--benchmark", "g", "--strategy", "full", "--out",
+                   str(out), *extra])
+        err = capsys.readouterr().err
+        assert rc == 2 and err.count("\n") == 1 and err.startswith(PREFIX), err
+        assert str(checkpoint_path(out / "checkpoints", cell)) in err
+        assert "started with another config" in err
+        assert _snapshot(out) == before
+
+
+def test_an_optimizer_option_that_does_not_apply_is_refused(tmp_path, capsys):
+    suite = _suite_file(tmp_path, budget={**BUDGET, "optimizer": {"name": "adam", "lr": 0.001,
+                                                                   "momentum": 0.9}})
+    rc = main(["leaderboard", str(suite), "--out", str(tmp_path / "out"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "budget.optimizer.momentum: does not apply " \
+        "to adam" in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_full_disk_when_appending_a_record_is_one_line_and_tears_nothing(tmp_path,
+                                                                           monkeypatch, capsys):
+    import errno
+
+    out = tmp_path / "out"
+    assert main(["leaderboard", str(_suite_file(tmp_path, strategies=["naive"])), "--out",
+                 str(out), "--no-progress"]) == 0
+    results = out / "results.jsonl"
+    before = results.read_bytes()
+    real_fsync = os.fsync
+
+    def full(fd):
+        if os.readlink(f"/proc/self/fd/{fd}") == str(results):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", full)
+    capsys.readouterr()
+    rc = main(["leaderboard", str(_suite_file(tmp_path, strategies=["naive", "full"])), "--out",
+               str(out), "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 1 and err == f"{PREFIX} cannot write {results}: No space left on device\n"
+    assert results.read_bytes() == before  # nothing torn
+    monkeypatch.setattr(os, "fsync", real_fsync)  # space again: the cell resumes, and is saved
+    assert main(["leaderboard", str(_suite_file(tmp_path, strategies=["naive", "full"])),
+                 "--out", str(out), "--no-progress"]) == 0
+    assert results.read_bytes().startswith(before) and len(records(results)) == 2

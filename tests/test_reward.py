@@ -203,3 +203,20 @@ def test_grid_has_16_valid_candidates(preset) -> None:
     assert len(points) == 16
     for override in points:
         assert load_preset(deep_merge(load_preset(preset), override))["learner"]
+
+
+def test_our_reward_presets_take_the_same_entropy_bonus() -> None:
+    """``learner`` on a modulator preset: A2C's entropy bonus beside dopamine's third factor."""
+    torch.manual_seed(0)
+    stream = gonogo_benchmark(rules=["A"], trials_per_rule=64, seed=0)
+    model = nn.Sequential(nn.Linear(stream.input_size, 16), nn.Tanh(), nn.Linear(16, 2))
+    preset = {**load_preset("da+na"), "learner": {"entropy_coef": 0.2}}
+    steps = Steps()
+    strategy = NeuromodulatedStrategy(model=model, preset=preset, learning="reward",
+                                      optimizer=torch.optim.SGD(model.parameters(), lr=0.3),
+                                      train_mb_size=8, device="cpu", plugins=[steps],
+                                      evaluator=_evaluator())
+    assert strategy.entropy_coef == 0.2 and strategy.modulator_plugins
+    strategy.train(stream.train_stream[0])
+    # dopamine's prediction error r - V(s) is the third factor (the plugin sets it)
+    assert len(steps.entropy) == 8 and all(steps.third_factor_is_advantage)

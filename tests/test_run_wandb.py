@@ -81,17 +81,35 @@ def test_run_logs_metrics_signals_and_summary(tmp_path: Path, monkeypatch: pytes
     assert "secret-key-0123" not in repr(run.logged) + repr(config_logged)
 
 
-def test_run_writes_offline_run_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_run_writes_offline_run_dirs_quietly_and_wandb_show_reads_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture):
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "unset below")  # restored after the test
+    monkeypatch.delenv("WANDB_SILENT")
     config = tmp_path / "tiny.yaml"
     config.write_text(TINY)
     rc = main(["run", "--config", str(config), "--out", str(tmp_path / "out"), "--workers", "1",
                "--no-progress", "--wandb", "--wandb-dir", str(tmp_path / "wb")])
     assert rc == 0
+    out = capfd.readouterr()
+    assert "Run summary" not in out.out + out.err and "wandb:" not in out.out + out.err
     run_dirs = list((tmp_path / "wb" / "wandb").glob("offline-run-*"))
     assert len(run_dirs) == 1
     assert list(run_dirs[0].glob("run-*.wandb"))
+
+    from avalanche_neuromod.logging.offline import read_run
+
+    run = read_run(run_dirs[0])
+    assert run["id"] and run["id"] in run_dirs[0].name
+    assert 0.0 <= run["summary"]["final_accuracy"] <= 1.0
+    assert run["history"]  # every run.log row, read back without syncing
+    assert main(["wandb-show", str(run_dirs[0]), "--key", "final_accuracy"]) == 0
+    shown = capfd.readouterr().out
+    assert run["id"] in shown and "final_accuracy = " in shown
+    assert main(["wandb-show", str(tmp_path)]) == 2
+    err = capfd.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "run_dir" in err[0]
 
 
 def test_leaderboard_logs_one_run_per_cell_and_a_summary_table(tmp_path: Path,
@@ -115,6 +133,10 @@ def test_leaderboard_logs_one_run_per_cell_and_a_summary_table(tmp_path: Path,
     for run in cells:
         assert 0.0 <= run.summary["final_accuracy"] <= 1.0
         assert "accuracy_matrix" in {k for payload in run.logged for k in payload}
+        # the cell evaluates the same weights three times an experience: one point each
+        xs = [p["trained_experiences"] for p in run.logged
+              if "Top1_Acc_Stream/eval_phase/test_stream" in p]
+        assert xs == [0, 1, 2]
     tables = [p["leaderboard"] for p in summary[0].logged if "leaderboard" in p]
     assert len(tables) == 1
     table = tables[0]

@@ -249,15 +249,50 @@ def test_pipeline_logs_metrics_matrix_curves_and_no_secret(spy, monkeypatch, tmp
     # a learnt experience is forgotten afterwards: the matrix is not trivially constant
     assert expected_rows[0][0] > expected_rows[0][2]
 
-    # forgetting curves: experience j plotted from x = j + 1 to N_EXP
+    # forgetting curves: the forgetting of experience j (best accuracy on it since it was
+    # trained, minus now) over the matrix's rows i = j .. N_EXP - 1, from 0 as the matrix
     chart = _last(run, "forgetting_curves")
     assert isinstance(chart, wandb.plot.CustomChart)
     assert chart.spec.string_fields["title"] == "Forgetting curves"
     points = {(key, x): y for x, key, y in chart.table.data}
     assert len(points) == N_EXP * (N_EXP + 1) // 2
+    assert min(x for _, x in points) == 0 and max(x for _, x in points) == N_EXP - 1
     for j in range(N_EXP):
         for i in range(j, N_EXP):
-            assert points[(f"exp_{j:03d}", i + 1)] == pytest.approx(expected_rows[i][j])
+            best = max(expected_rows[k][j] for k in range(j, i + 1))
+            assert points[(f"exp_{j:03d}", i)] == pytest.approx(best - expected_rows[i][j])
+    assert points[("exp_000", N_EXP - 1)] > 0  # a forgotten experience, not its accuracy
+
+    # each point once: eval_every=1, the explicit eval and the next experience's initial eval
+    # evaluate the same weights; one point per (metric, x) is left
+    for name in ("Top1_Acc_Stream/eval_phase/test_stream", ACC.format(0),
+                 "StreamForgetting/eval_phase/test_stream"):
+        xs = [d["trained_experiences"] for d, _ in run.logs if name in d]
+        assert len(xs) == len(set(xs)), f"{name} logged twice at one x: {xs}"
+    assert [d["trained_experiences"] for d, _ in run.logs
+            if "Top1_Acc_Stream/eval_phase/test_stream" in d] == list(range(N_EXP + 1))
+    assert len([d for d, _ in run.logs if "accuracy_matrix" in d]) == N_EXP
+
+
+def test_an_eval_after_more_training_logs_again_at_the_same_x(spy):
+    """Periodic evals inside an experience share its x; only a repeat of the same weights
+    (same train iteration) is dropped."""
+    from types import SimpleNamespace
+
+    name = "Top1_Acc_Stream/eval_phase/test_stream"
+    clock = SimpleNamespace(train_exp_counter=0, train_exp_iterations=0, train_iterations=0)
+    strategy = SimpleNamespace(clock=clock)
+    logger = WandBLogger(mode="disabled")
+    logger.before_training(strategy)
+    logger.before_training_exp(strategy)
+    for iterations, value in ((5, 0.5), (5, 0.5), (10, 0.7)):
+        clock.train_exp_iterations = clock.train_iterations = iterations
+        logger.before_eval(strategy)
+        logger.log_single_metric(name, value, iterations)
+        logger.after_eval(strategy)
+    logger.close()
+    points = [(d["trained_experiences"], d[name]) for d, _ in spy[0].logs if name in d]
+    assert points == [(1, 0.5), (1, 0.7)]
 
 
 def test_values_axes_and_adaptation_curves(spy):

@@ -204,9 +204,9 @@ def _run_cell(cell: SuiteCell, *, device, wandb_options, command, checkpoint_dir
                 elapsed = float(state["extra"].get("elapsed", 0.0))
                 restore_rng(state)  # last: building the run above drew random numbers
             except Exception as err:  # a damaged file that loads: nothing of it can be trusted
-                why = err if isinstance(err, CheckpointError) else CheckpointError(
-                    f"checkpoint: {path} is damaged ({type(err).__name__}: "
-                    f"{str(err).splitlines()[0][:100] if str(err) else ''})")
+                why = CheckpointError(f"{err} ({path})") if isinstance(err, CheckpointError) \
+                    else CheckpointError(f"checkpoint: {path} is damaged ({type(err).__name__}: "
+                                         f"{str(err).splitlines()[0][:100] if str(err) else ''})")
                 if resume != "auto":
                     raise why from None
                 warnings.warn(f"{why}; restarting {cell.key} from its first experience",

@@ -1,6 +1,3 @@
-################################################################################
-# avalanche-neuromod: Weights & Biases logger for Avalanche 0.6 + wandb >= 0.17 #
-################################################################################
 """Weights & Biases logger for Avalanche pipelines.
 
 Avalanche 0.6 ships its own ``WandBLogger``, but it relies on ``wandb.util.generate_id``
@@ -17,34 +14,29 @@ This module provides a drop-in replacement that:
   for eval-phase metrics;
 * builds the accuracy matrix (row ``i`` = accuracy on every test experience after
   training experience ``i``) and logs it as a ``wandb.Table`` together with forgetting
-  curves and, when available, trials-to-criterion adaptation curves;
-* never writes an API key or token into the run config or summary.
+  curves (:mod:`.panels`) and, when available, trials-to-criterion adaptation curves;
+* logs each eval-phase point once: Avalanche may evaluate the same weights several times
+  (``eval_every`` after an experience, an explicit ``eval``, the initial eval before the
+  next experience); an evaluation at the same x and train iteration as one already logged
+  adds no point;
+* never writes an API key or token into the run config or summary (:mod:`.environment`).
 """
 
 from __future__ import annotations
 
-import math
-import netrc
 import os
 import re
-import secrets
-import string
 import warnings
 from collections.abc import Mapping
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
-import numpy as np
 import wandb
 from avalanche.core import SupervisedPlugin
-from avalanche.evaluation.metric_results import AlternativeValues, TensorImage
 from avalanche.logging import BaseLogger
-from matplotlib.figure import Figure
-from PIL.Image import Image as PILImage
-from torch import Tensor
-from wandb.sdk.data_types.base_types.wb_value import WBValue
+
+from .environment import _new_run_id, has_api_key, package_versions, resolve_mode, sanitize_config
+from .panels import adaptation_payload, convert_value, forgetting_chart, matrix_table
 
 if TYPE_CHECKING:
     from avalanche.evaluation.metric_results import MetricValue
@@ -67,147 +59,6 @@ TRIALS_METRIC = re.compile(
     r"^TrialsToCriterion/train_phase/train_stream(?:/Task(?P<task>\d+))?/Exp(?P<exp>\d+)$"
 )
 
-_SECRET_KEY = re.compile(r"api[_\-]?key|token|secret|password", re.IGNORECASE)
-_REDACTED = "<redacted>"
-_VALID_MODES = ("online", "offline", "disabled", "shared")
-_MODE_ALIASES = {"dryrun": "offline", "run": "online"}
-_DEFAULT_API_HOSTS = ("api.wandb.ai", "api.forge.coreweave.com")
-_ID_CHARS = string.ascii_lowercase + string.digits
-
-
-# ----------------------------------------------------------------------------------------
-# Credentials, mode and config helpers
-# ----------------------------------------------------------------------------------------
-def _netrc_path() -> Path:
-    if os.environ.get("NETRC"):
-        return Path(os.environ["NETRC"]).expanduser()
-    unix = Path("~/.netrc").expanduser()
-    windows = Path("~/_netrc").expanduser()
-    if not unix.exists() and windows.exists():
-        return windows
-    return unix
-
-
-def _api_hosts() -> list[str]:
-    hosts = list(_DEFAULT_API_HOSTS)
-    base_url = os.environ.get("WANDB_BASE_URL")
-    if base_url:
-        netloc = urlsplit(base_url).netloc
-        if netloc:
-            hosts.insert(0, netloc)
-    return hosts
-
-
-def _netrc_api_key() -> str | None:
-    """API key stored in the netrc file for a W&B host, or None."""
-    path = _netrc_path()
-    if not path.is_file():
-        return None
-    try:
-        parsed = netrc.netrc(str(path))
-    except (netrc.NetrcParseError, OSError):
-        return None
-    for host in _api_hosts():
-        creds = parsed.authenticators(host)
-        if creds and creds[2]:
-            return creds[2]
-    return None
-
-
-def _known_secrets() -> list[str]:
-    """Secret values configured in this process (used to redact them anywhere)."""
-    values = [os.environ.get("WANDB_API_KEY"), _netrc_api_key()]
-    return [v for v in values if v and len(v) >= 4]
-
-
-def has_api_key() -> bool:
-    """Whether W&B credentials are configured.
-
-    Credentials are configured when ``WANDB_API_KEY`` (or ``WANDB_IDENTITY_TOKEN_FILE``) is
-    set, or when the netrc file (``$NETRC`` or ``~/.netrc``) holds a password for the W&B
-    API host (``api.wandb.ai``, ``api.forge.coreweave.com`` or the host of
-    ``WANDB_BASE_URL``).
-    """
-    if os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_IDENTITY_TOKEN_FILE"):
-        return True
-    return _netrc_api_key() is not None
-
-
-def resolve_mode(mode: str | None = None) -> str:
-    """Resolve the wandb mode.
-
-    :param mode: explicit mode (``"online"``, ``"offline"``, ``"disabled"`` or
-        ``"shared"``), always respected. When None, ``WANDB_MODE`` is used if set,
-        otherwise ``"online"`` if an API key is configured (see :func:`has_api_key`) and
-        ``"offline"`` if not.
-    :return: the resolved mode.
-    """
-    if mode is None:
-        env_mode = os.environ.get("WANDB_MODE", "").strip().lower()
-        env_mode = _MODE_ALIASES.get(env_mode, env_mode)
-        if env_mode in _VALID_MODES:
-            return env_mode
-        if os.environ.get("WANDB_DISABLED", "").strip().lower() in ("true", "1", "yes"):
-            return "disabled"
-        return "online" if has_api_key() else "offline"
-    mode = _MODE_ALIASES.get(str(mode).lower(), str(mode).lower())
-    if mode not in _VALID_MODES:
-        raise ValueError(f"Unknown wandb mode {mode!r}; expected one of {_VALID_MODES}.")
-    return mode
-
-
-def sanitize_config(obj: Any, secrets_: list[str] | None = None) -> Any:
-    """Recursively drop secret-looking entries from a config-like object.
-
-    Mapping keys that look like credentials (``*api_key*``, ``*apikey*``, ``*token*``,
-    ``*secret*``, ``*password*``, case-insensitive) are removed, and any string containing
-    a configured API key is replaced by ``"<redacted>"``.
-
-    :param obj: a (nested) dict / list / tuple / scalar.
-    :param secrets_: secret values to redact; default: the configured W&B API keys.
-    :return: a sanitized copy.
-    """
-    if secrets_ is None:
-        secrets_ = _known_secrets()
-    if isinstance(obj, Mapping):
-        return {
-            k: sanitize_config(v, secrets_)
-            for k, v in obj.items()
-            if not (isinstance(k, str) and _SECRET_KEY.search(k))
-        }
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(sanitize_config(v, secrets_) for v in obj)
-    if isinstance(obj, str) and any(s in obj for s in secrets_):
-        return _REDACTED
-    return obj
-
-
-def package_versions() -> dict[str, str]:
-    """Versions of the packages that matter for reproducing a run."""
-    dists = {
-        "torch": "torch",
-        "avalanche-lib": "avalanche-lib",
-        "wandb": "wandb",
-        "numpy": "numpy",
-        "avalanche_neuromod": "avalanche-neuromod",
-    }
-    versions = {}
-    for key, dist in dists.items():
-        try:
-            versions[key] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            versions[key] = "unknown"
-    if versions["avalanche_neuromod"] == "unknown":
-        from avalanche_neuromod import __version__
-
-        versions["avalanche_neuromod"] = __version__
-    return versions
-
-
-def _new_run_id(length: int = 8) -> str:
-    return "".join(secrets.choice(_ID_CHARS) for _ in range(length))
-
-
 # ----------------------------------------------------------------------------------------
 # Logger
 # ----------------------------------------------------------------------------------------
@@ -223,8 +74,10 @@ class WandBLogger(BaseLogger, SupervisedPlugin):
       experiences trained so far (an evaluation that runs in the middle of a training
       experience counts that experience as trained);
 
-    wandb's global ``step`` is never passed. After each evaluation the accuracy matrix
-    (``accuracy_matrix``), the forgetting curves (``forgetting_curves``) and, when
+    wandb's global ``step`` is never passed; an eval-phase metric is logged once per x. After
+    an evaluation that changes the accuracy matrix, the matrix (``accuracy_matrix``), the
+    forgetting curves (``forgetting_curves``, forgetting per test experience over the
+    matrix's rows :mod:`.panels`) and, when
     ``TrialsToCriterion`` metrics arrive, the adaptation curve
     (``adaptation/trials_to_criterion``) are (re)logged.
 
@@ -290,6 +143,9 @@ class WandBLogger(BaseLogger, SupervisedPlugin):
         self._phases: list[str] = []
         self._trained_experiences = 0
         self._train_exp_start: int | None = None
+        self._eval_stamp: tuple[int, int] | None = None  # (x, train iterations) of this eval
+        self._eval_logged: dict[str, tuple[int, int]] = {}  # metric -> stamp last logged
+        self._logged_matrix: list[list[float | None]] = []
 
     # ------------------------------------------------------------------ run management
     @property
@@ -362,6 +218,7 @@ class WandBLogger(BaseLogger, SupervisedPlugin):
         self._run = None
         self._run_id = None
         self._resume = False
+        self._eval_logged, self._logged_matrix = {}, []  # a later run logs everything again
 
     def finish(self):
         """Alias of :meth:`close`."""
@@ -405,47 +262,6 @@ class WandBLogger(BaseLogger, SupervisedPlugin):
             return EVAL_X, self._trained_experiences
         return TRAIN_X, x_plot
 
-    def _convert(self, value):
-        """Convert a metric value into something wandb can log (None: skip it)."""
-        if isinstance(value, AlternativeValues):
-            value = value.best_supported_value(
-                PILImage,
-                Figure,
-                TensorImage,
-                wandb.plot.CustomChart,
-                WBValue,
-                float,
-                int,
-                np.generic,
-                Tensor,
-            )
-        if value is None or isinstance(value, (str, bytes)):
-            return None
-        if isinstance(value, bool):
-            return int(value)
-        if isinstance(value, (int, float)):
-            return value
-        if isinstance(value, np.generic):
-            return value.item()
-        if isinstance(value, Tensor):
-            value = value.detach().cpu()
-            if value.numel() == 1:
-                return float(value.item())
-            if value.numel() == 0:
-                return None
-            return wandb.Histogram(value.float().numpy().ravel())
-        if isinstance(value, np.ndarray):
-            if value.size == 1:
-                return float(value.reshape(-1)[0])
-            return wandb.Histogram(value.astype(float).ravel()) if value.size else None
-        if isinstance(value, TensorImage):
-            return wandb.Image(value.image.detach().cpu())
-        if isinstance(value, (PILImage, Figure)):
-            return wandb.Image(value)
-        if isinstance(value, (wandb.plot.CustomChart, WBValue)):
-            return value
-        return None
-
     def log_single_metric(self, name, value, x_plot):
         """Log a single metric value.
 
@@ -455,7 +271,7 @@ class WandBLogger(BaseLogger, SupervisedPlugin):
             checkpoint bytes) are skipped. NaN is logged as is.
         :param x_plot: x value given by Avalanche (the train iteration).
         """
-        value = self._convert(value)
+        value = convert_value(value)
         if value is None:
             return
         axis, x = self._axis(name, x_plot)
@@ -469,6 +285,10 @@ class WandBLogger(BaseLogger, SupervisedPlugin):
                 self.trials_to_criterion[int(trials["exp"])] = float(value)
                 self._adaptation_dirty = True
 
+        if axis == EVAL_X and self._eval_stamp is not None:  # the same weights again: no point
+            if self._eval_logged.get(name) == self._eval_stamp:
+                return
+            self._eval_logged[name] = self._eval_stamp
         self._define(name, axis)
         if self._batch is not None:
             self._batch.setdefault((axis, x), {axis: x})[name] = value
@@ -492,19 +312,8 @@ class WandBLogger(BaseLogger, SupervisedPlugin):
         if not self._adaptation_dirty or not self.trials_to_criterion:
             return
         self._adaptation_dirty = False
-        exps = sorted(self.trials_to_criterion)
-        values = [self.trials_to_criterion[e] for e in exps]
-        chart = wandb.plot.line_series(
-            xs=[exps],
-            ys=[values],
-            keys=["trials_to_criterion"],
-            title="Trials to criterion",
-            xname="experience",
-        )
-        finite = [v for v in values if not math.isnan(v)]
-        payload = {"adaptation/trials_to_criterion": chart}
-        if finite:
-            payload["adaptation/mean_trials_to_criterion"] = float(np.mean(finite))
+        payload = adaptation_payload(self.trials_to_criterion)
+        if "adaptation/mean_trials_to_criterion" in payload:
             self._define("adaptation/mean_trials_to_criterion", TRAIN_X)
         if x_plot is not None:
             payload[TRAIN_X] = x_plot
@@ -523,28 +332,14 @@ class WandBLogger(BaseLogger, SupervisedPlugin):
 
     def _log_matrix_and_curves(self):
         matrix = self.accuracy_matrix
-        if not matrix:
+        if not matrix or matrix == self._logged_matrix:  # an eval of unchanged weights
             return
-        n_cols = len(matrix[0])
-        columns = ["trained_on"] + [f"exp_{j:03d}" for j in range(n_cols)]
-        table = wandb.Table(columns=columns, data=[[i] + row for i, row in enumerate(matrix)])
-        payload: dict[str, Any] = {"accuracy_matrix": table, EVAL_X: self._trained_experiences}
-
-        xs, ys, keys = [], [], []
-        for j in range(n_cols):
-            pts = [(i + 1, row[j]) for i, row in enumerate(matrix) if i >= j and row[j] is not None]
-            if pts:
-                xs.append([p[0] for p in pts])
-                ys.append([p[1] for p in pts])
-                keys.append(f"exp_{j:03d}")
-        if keys:
-            payload["forgetting_curves"] = wandb.plot.line_series(
-                xs=xs,
-                ys=ys,
-                keys=keys,
-                title="Forgetting curves",
-                xname="trained experiences",
-            )
+        self._logged_matrix = [list(row) for row in matrix]
+        payload: dict[str, Any] = {"accuracy_matrix": matrix_table(matrix),
+                                   EVAL_X: self._trained_experiences}
+        chart = forgetting_chart(matrix)
+        if chart is not None:
+            payload["forgetting_curves"] = chart
         self._log(payload)
 
     # ------------------------------------------------------------------ strategy callbacks
@@ -569,6 +364,7 @@ class WandBLogger(BaseLogger, SupervisedPlugin):
             and clock.train_exp_iterations > 0
         )
         self._trained_experiences = counter + int(in_progress)
+        self._eval_stamp = (self._trained_experiences, clock.train_iterations)
         self._eval_accs = {}
 
     def after_eval(self, strategy: SupervisedTemplate, *args, **kwargs):
@@ -580,6 +376,7 @@ class WandBLogger(BaseLogger, SupervisedPlugin):
             self._update_accuracy_matrix()
             self._log_matrix_and_curves()
         self._eval_accs = {}
+        self._eval_stamp = None
 
     # ------------------------------------------------------------------ pickling
     def __getstate__(self):
@@ -594,4 +391,4 @@ class WandBLogger(BaseLogger, SupervisedPlugin):
         self.__dict__.update(state)
 
 
-__all__ = ["WandBLogger", "resolve_mode", "has_api_key", "sanitize_config", "package_versions"]
+__all__ = ["WandBLogger", "has_api_key", "package_versions", "resolve_mode", "sanitize_config"]

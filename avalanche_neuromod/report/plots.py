@@ -157,8 +157,13 @@ def plot_heatmaps(matrices: dict[str, np.ndarray], path: str | Path, *, title: s
     image = None
     for ax, (label, m) in zip(axes.flat, matrices.items()):
         m = np.atleast_2d(np.asarray(m, dtype=float))
-        image = ax.imshow(m, vmin=0.0, vmax=1.0, cmap="viridis")
         ax.set_title(label, fontsize=9)
+        if not np.isfinite(m).any():  # e.g. every seed diverged
+            ax.text(0.5, 0.5, "no trained run", ha="center", va="center",
+                    transform=ax.transAxes)
+            ax.set_axis_off()
+            continue
+        image = ax.imshow(m, vmin=0.0, vmax=1.0, cmap="viridis")
         ax.set_xlabel("evaluated on experience", fontsize=8)
         ax.set_ylabel("after training experience", fontsize=8)
         for axis, size in ((ax.xaxis, m.shape[1]), (ax.yaxis, m.shape[0])):
