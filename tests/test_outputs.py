@@ -102,8 +102,8 @@ def test_a_failed_write_goes_to_a_fallback_file_that_the_error_names(tmp_path, m
 
 def test_run_that_cannot_write_at_the_end_exits_1_and_keeps_the_results(tmp_path, monkeypatch,
                                                                           capsys):
-    """The folder passes the check, then becomes unwritable while the runs train (a full disk,
-    a folder removed and replaced by a file): the results go to the fallback, exit 1."""
+    """The folder passes the check, then the write fails while the runs train (a full disk; here
+    a folder where results.json goes): the results go to the fallback, exit 1."""
     from avalanche_neuromod import casestudy
     from avalanche_neuromod.cli import main
 
@@ -111,7 +111,7 @@ def test_run_that_cannot_write_at_the_end_exits_1_and_keeps_the_results(tmp_path
     out = tmp_path / "out"
 
     def runs_then_the_folder_goes(cells, **kwargs):
-        out.write_text("now a file\n")  # what was a creatable folder is now a file
+        (out / "results.json").mkdir(parents=True)  # os.replace onto a folder fails
         return [{"cell": i} for i, _ in enumerate(cells)]
 
     monkeypatch.setattr(casestudy, "run_cells", runs_then_the_folder_goes)

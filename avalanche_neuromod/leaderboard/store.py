@@ -215,6 +215,7 @@ def output_lock(folder: str | Path, *, field: str = "--out") -> Iterator[Path]:
             _HELD[key][1] -= 1
         return
     lock = folder / LOCK_NAME
+    created = not folder.exists()
     try:
         folder.mkdir(parents=True, exist_ok=True)
         while True:
@@ -249,6 +250,9 @@ def output_lock(folder: str | Path, *, field: str = "--out") -> Iterator[Path]:
         with contextlib.suppress(OSError):
             os.unlink(lock)
         os.close(fd)
+        if created:  # a run that wrote nothing leaves no folder behind
+            with contextlib.suppress(OSError):
+                folder.rmdir()
 
 
 def close_inherited_locks() -> None:

@@ -12,8 +12,9 @@ its ``get_all_metrics()`` returns), or the list of dicts that ``strategy.eval`` 
     plot_forgetting_curves({"naive": results}, "curves.png")
 
 The matrix is read from ``Top1_Acc_Exp/eval_phase/test_stream/Exp<j>`` (Avalanche's
-``accuracy_metrics(experience=True)``; ``.../Task<t>/Exp<j>`` with task labels): row ``i`` is the ``i``-th evaluation, column ``j`` the
-experience evaluated, both counted from 0 as Avalanche counts them.
+``accuracy_metrics(experience=True)``; ``.../Task<t>/Exp<j>`` with task labels): row ``i`` is
+the ``i``-th evaluation, column ``j`` the experience evaluated, both counted from 0 as Avalanche
+counts them.
 """
 
 from __future__ import annotations

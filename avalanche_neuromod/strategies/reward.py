@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
@@ -12,43 +11,9 @@ from avalanche.training.templates import SupervisedTemplate
 from torch import nn
 from torch.nn import CrossEntropyLoss
 
+from .presets import check_learner
+
 LEARNING_MODES = ("reward", "supervised")
-RULES = ("actor-critic", "q-learning")
-# a preset's ``learner:`` block: the reward-driven learning rule's own settings (these arguments)
-LEARNER_OPTIONS = ("rule", "advantage", "entropy_coef", "inverse_temperature", "actor_lr",
-                   "epsilon", "critic_lr", "value_coef")
-
-
-def check_learner(options, *, prefix: str = "learner.") -> dict:
-    """Check a preset's ``learner`` block (keys of :data:`LEARNER_OPTIONS`); ``ValueError`` names
-    the field (``learner.<key>: ...``)."""
-    if not isinstance(options, dict):
-        raise ValueError(f"learner: must be a mapping of {', '.join(LEARNER_OPTIONS)}")
-    for key, value in options.items():
-        where = f"{prefix}{key}"
-        if key not in LEARNER_OPTIONS:
-            raise ValueError(f"{where}: unknown option; choose from {', '.join(LEARNER_OPTIONS)}")
-        if key == "rule":
-            if value not in RULES:
-                raise ValueError(f"{where}: unknown rule {value!r}; choose from {', '.join(RULES)}")
-        elif key == "advantage":
-            if not isinstance(value, bool):
-                raise ValueError(f"{where}: must be true or false, got {value!r}")
-        elif isinstance(value, bool) or not isinstance(value, (int, float)) or \
-                not math.isfinite(value) or value < 0 or \
-                (value == 0 and key in ("inverse_temperature", "actor_lr", "critic_lr")) or \
-                (key == "epsilon" and value > 1):
-            bound = "in [0, 1]" if key == "epsilon" else ">= 0" if key in (
-                "entropy_coef", "value_coef") else "> 0"
-            raise ValueError(f"{where}: must be a finite number {bound}, got {value!r}")
-    if options.get("rule") == "q-learning":
-        for key in ("advantage", "entropy_coef", "critic_lr", "value_coef"):
-            if options.get(key):
-                raise ValueError(f"{prefix}{key}: an option of the actor-critic rule, not of "
-                                 "q-learning")
-    elif "epsilon" in options:
-        raise ValueError(f"{prefix}epsilon: an option of the q-learning rule (epsilon-greedy)")
-    return options
 
 
 def gonogo_payoff(
