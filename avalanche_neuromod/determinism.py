@@ -34,8 +34,10 @@ def deterministic(seed: int | None = None) -> Iterator[None]:
     """Seed (when ``seed`` is given) and run with deterministic algorithms; restore afterwards.
 
     Sets ``torch.use_deterministic_algorithms(True, warn_only=True)``, cuDNN's deterministic mode
-    (benchmark off), and ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` when unset and CUDA is not yet
-    initialised. The previous settings come back on exit, so a library user's own choice is kept.
+    (benchmark off), ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` when unset and CUDA is not yet
+    initialised, and one thread for every BLAS library loaded (NumPy's and torch's, through
+    ``threadpoolctl``). The previous settings come back on exit, so a library user's own choice
+    is kept.
     """
     previous = (torch.are_deterministic_algorithms_enabled(),
                 torch.is_deterministic_algorithms_warn_only_enabled(),
@@ -47,8 +49,14 @@ def deterministic(seed: int | None = None) -> Iterator[None]:
     torch.backends.cudnn.benchmark = False
     if seed is not None:
         seed_everything(seed)
+    from threadpoolctl import threadpool_limits
+
     try:
-        yield
+        # one BLAS thread: NumPy's OpenBLAS (Avalanche's GEM builds its QP with np.dot) splits
+        # a product's sum over as many threads as the machine has cores, so its last bits, and
+        # GEM's records, followed the core count and OMP_NUM_THREADS
+        with threadpool_limits(limits=1, user_api="blas"):
+            yield
     finally:
         torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = previous[2:]

@@ -38,7 +38,7 @@ from avalanche_neuromod.leaderboard import (
 )
 from avalanche_neuromod.leaderboard import runner as runner_module
 from avalanche_neuromod.leaderboard.runner import checkpoint_path, run_suite_cell
-from avalanche_neuromod.leaderboard.store import TruncatedRecordWarning
+from avalanche_neuromod.leaderboard.store import RecordWarning, TruncatedRecordWarning
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "avalanche_neuromod"
@@ -74,7 +74,7 @@ def stable(record: dict) -> dict:
 
 def records(path: Path) -> list[dict]:
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", TruncatedRecordWarning)
+        warnings.simplefilter("ignore", RecordWarning)
         return read_records(path)
 
 

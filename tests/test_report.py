@@ -297,6 +297,24 @@ def test_forgetting_counts_only_what_was_learnt() -> None:
     assert f[2] == pytest.approx(0.25)
 
 
+def test_heatmaps_and_curves_have_colour_bar_integer_ticks_and_outside_legend(
+        monkeypatch, tmp_path) -> None:
+    from avalanche_neuromod.report import plots
+
+    figures = []
+    monkeypatch.setattr(plots, "save", lambda fig, path, dpi=110: figures.append(fig) or path)
+    plots.plot_heatmaps({"joint": [[0.5, 0.6]], "naive": np.eye(3)}, tmp_path / "h.png")
+    plots.plot_curves({f"s{k}": [np.eye(4).tolist()] for k in range(16)}, tmp_path / "c.png")
+    heat, curves = figures
+    assert any(ax.get_label() == "<colorbar>" for ax in heat.axes)
+    for ax in [*heat.axes[:2], *curves.axes]:
+        assert all(float(t).is_integer() for t in ax.get_xticks())
+    assert [t for t in heat.axes[0].get_yticks()] == [0]  # one row: one tick, at 0
+    (legend,) = curves.legends  # the figure's, beside the axes, not on them
+    assert len(legend.get_texts()) == 16
+    assert not any(ax.get_legend() for ax in curves.axes)
+
+
 def test_line_styles_are_distinct_for_a_suite_of_strategies() -> None:
     styles = [line_style(k) for k in range(20)]
     assert len({(s["color"], s["ls"]) for s in styles}) == 20
