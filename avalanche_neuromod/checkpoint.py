@@ -24,40 +24,30 @@ Some strategies keep state that is not tensors (Avalanche's Replay buffer and A-
 datasets and data-loader iterators, Cumulative's concatenated dataset, JointTraining trains once):
 :func:`resume_blocker` names them and the runner then restarts such a cell from its first
 experience instead of resuming it (Cumulative is rebuilt from the stream and does resume).
+
+The encoding lives in :mod:`avalanche_neuromod.checkpoint_codec`, the file format (atomic write,
+checked load) in :mod:`avalanche_neuromod.checkpoint_io`; their public names are importable from
+here.
 """
 
 from __future__ import annotations
 
-import copy
-import importlib
-import os
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
+from .checkpoint_codec import (
+    ALLOWED_CLASSES,
+    _qualname,
+    _Unsupported,
+    decode_state,
+    encode_state,
+)
+from .checkpoint_io import FORMAT, load_checkpoint, write_atomic
 from .errors import CheckpointError
 
-FORMAT = "avalanche-neuromod-checkpoint/1"
-_OBJECT_MODULES = ("avalanche.evaluation.", "avalanche.training.regularization",
-                   "avalanche_neuromod.")  # objects of these are saved by their attributes
-_FACTORIES = {"builtins.set": set, "builtins.list": list, "builtins.dict": dict,
-              "builtins.int": int, "builtins.float": float}
-# the only classes a checkpoint may name (objects rebuilt from their attributes, default-dict
-# factories): a fixed list of fully qualified names, never a walk along an attribute chain, so a
-# checkpoint from someone else cannot name a function (os.system) or anything else
-ALLOWED_CLASSES = frozenset({
-    "avalanche.evaluation.metrics.accuracy:Accuracy",
-    "avalanche.evaluation.metrics.accuracy:TaskAwareAccuracy",
-    "avalanche.evaluation.metrics.forgetting_bwt:Forgetting",
-    "avalanche.evaluation.metrics.forward_transfer:ForwardTransfer",
-    "avalanche.evaluation.metrics.mean:Mean",
-    "avalanche.evaluation.metrics.mean:Sum",
-    "avalanche.training.regularization:LearningWithoutForgetting",
-})
-_INIT_FUNCTIONS = {"zeros": torch.zeros, "ones": torch.ones, "empty": torch.empty}
 # plugins and strategies whose state is not tensors (datasets, iterators, a single phase)
 NOT_RESUMABLE = {
     "ReplayPlugin": "its replay buffer holds datasets",
@@ -67,147 +57,6 @@ NOT_RESUMABLE = {
     "ER_ACE": "its buffer holds datasets",
     "GenerativeReplay": "its generator is trained by a strategy of its own",
 }
-
-
-class _Unsupported(Exception):
-    pass
-
-
-# ------------------------------------------------------------------------------ encoding
-
-def _qualname(cls: type) -> str:
-    return f"{cls.__module__}:{cls.__qualname__}"
-
-
-def _resolve(name: str) -> type:
-    """The class ``name`` (``module:Qualname``) if it is in :data:`ALLOWED_CLASSES`."""
-    if not isinstance(name, str) or name not in ALLOWED_CLASSES:
-        raise CheckpointError(f"checkpoint: refusing to build an object of class {name!r} (not "
-                              "a class checkpoints may hold)")
-    module, _, qualname = name.partition(":")
-    obj: Any = importlib.import_module(module)
-    for part in qualname.split("."):  # a name of the list: no other attribute is reached
-        obj = getattr(obj, part)
-    if not isinstance(obj, type) or _qualname(obj) != name:
-        raise CheckpointError(f"checkpoint: {name!r} does not name a class")
-    return obj
-
-
-def encode_state(value: Any, where: str = "state") -> Any:
-    """``value`` as tensors and plain values only (tagged dicts); raise if that is impossible.
-
-    Handles numbers, strings, tensors, ``torch.Size``/``device``, dicts (default dicts with a
-    builtin or allowed factory), lists, tuples, sets, ``nn.Module`` (as its ``state_dict``),
-    Avalanche's ``ParamData``, and objects of Avalanche's metrics and regularizers or of this
-    package (their attributes, recursively).
-    """
-    from avalanche.training.utils import ParamData
-
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, torch.Tensor):
-        return {"__tensor__": value.detach().cpu().clone(), "device": value.device.type}
-    if isinstance(value, torch.Size):
-        return {"__size__": list(value)}
-    if isinstance(value, torch.device):
-        return {"__device__": value.type}
-    if isinstance(value, ParamData):
-        init = getattr(value.init_function, "__name__", None)
-        if init not in _INIT_FUNCTIONS or getattr(torch, init) is not value.init_function:
-            raise _Unsupported(f"{where}: ParamData with init function {init!r}")
-        return {"__paramdata__": value.name, "shape": list(value.shape), "init": init,
-                "data": encode_state(value.data, where), "device": value.device.type}
-    if isinstance(value, torch.nn.Module):
-        return {"__module__": {k: v.detach().cpu().clone() for k, v in
-                               value.state_dict().items()}, "training": value.training}
-    if type(value) in (dict, OrderedDict, defaultdict):
-        out = {"__dict__": [[encode_state(k, where), encode_state(v, f"{where}[{k!r}]")]
-                            for k, v in value.items()]}
-        if isinstance(value, defaultdict):
-            factory = value.default_factory
-            name = None if factory is None else (
-                f"builtins.{factory.__name__}" if factory in _FACTORIES.values() else
-                _qualname(factory) if isinstance(factory, type) else None)
-            if factory is not None and name is None:
-                raise _Unsupported(f"{where}: default dict with factory {factory!r}")
-            if name is not None and name not in _FACTORIES:
-                try:
-                    _resolve(name)
-                except CheckpointError:
-                    raise _Unsupported(f"{where}: default dict of {name}") from None
-            out["factory"] = name
-        return out
-    if type(value) in (list, tuple, set, frozenset):
-        tag = {list: "__list__", tuple: "__tuple__", set: "__set__", frozenset: "__set__"}
-        return {tag[type(value)]: [encode_state(v, f"{where}[{i}]") for i, v in
-                                   enumerate(value)]}
-    cls = type(value)
-    if any(cls.__module__.startswith(p) or cls.__module__ == p.rstrip(".")
-           for p in _OBJECT_MODULES) and hasattr(value, "__dict__"):
-        return {"__object__": _qualname(cls),
-                "state": {k: encode_state(v, f"{where}.{k}") for k, v in vars(value).items()}}
-    raise _Unsupported(f"{where}: {cls.__name__}")
-
-
-def decode_state(data: Any, *, device: torch.device | str = "cpu",
-                 model: torch.nn.Module | None = None) -> Any:
-    """Inverse of :func:`encode_state`; non-CPU tensors go to ``device``, modules are copies of
-    ``model`` with the saved ``state_dict``."""
-    from avalanche.training.utils import ParamData
-
-    device = torch.device(device)
-
-    def dec(x):
-        if not isinstance(x, dict):
-            return x
-        if "__tensor__" in x:
-            t = x["__tensor__"]
-            return t if x["device"] == "cpu" else t.to(device)
-        if "__size__" in x:
-            return torch.Size(x["__size__"])
-        if "__device__" in x:
-            return torch.device("cpu") if x["__device__"] == "cpu" else device
-        if "__paramdata__" in x:
-            dev = "cpu" if x["device"] == "cpu" else device
-            return ParamData(x["__paramdata__"], shape=tuple(x["shape"]),
-                             init_function=_INIT_FUNCTIONS[x["init"]],
-                             init_tensor=dec(x["data"]).to(dev), device=dev)
-        if "__module__" in x:
-            if model is None:
-                raise CheckpointError("checkpoint: a saved module needs a model to copy")
-            module = copy.deepcopy(model)
-            module.load_state_dict(x["__module__"])
-            module.train(x["training"])
-            return module
-        if "__dict__" in x:
-            factory = x.get("factory")
-            out = {} if "factory" not in x else defaultdict(
-                None if factory is None else _FACTORIES.get(factory) or _resolve(factory))
-            for k, v in x["__dict__"]:
-                out[dec(k)] = dec(v)
-            return out
-        if "__list__" in x:
-            return [dec(v) for v in x["__list__"]]
-        if "__tuple__" in x:
-            return tuple(dec(v) for v in x["__tuple__"])
-        if "__set__" in x:
-            return {dec(v) for v in x["__set__"]}
-        if "__object__" in x:
-            cls = _resolve(x["__object__"])
-            obj = cls.__new__(cls)
-            obj.__dict__.update({k: dec(v) for k, v in x["state"].items()})
-            return obj
-        raise CheckpointError(f"checkpoint: unknown entry {sorted(x)[:3]}")
-
-    try:
-        return dec(data)
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as err:
-        if isinstance(err, CheckpointError):
-            raise
-        raise CheckpointError(f"checkpoint: a damaged entry ({type(err).__name__}: "
-                              f"{str(err)[:80]})") from None
 
 
 # --------------------------------------------------------------------- capture and restore
@@ -462,48 +311,6 @@ def _rebuild_cumulative(strategy, train_stream, experiences: int) -> None:
 
 # ----------------------------------------------------------------------------- file I/O
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def write_atomic(path: str | Path, payload: dict) -> Path:
-    """``torch.save`` to a temporary file, flush, fsync, then ``os.replace`` onto ``path``.
-
-    A failed write (a full disk) leaves ``path`` as it was, removes the temporary file and
-    raises :class:`~avalanche_neuromod.leaderboard.store.WriteFailedError` naming ``path``."""
-    from .leaderboard.store import WriteFailedError
-
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as fh:
-            torch.save(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as err:
-        raise WriteFailedError(f"cannot write {path}: {err.strerror or err}") from None
-    except RuntimeError as err:  # torch.save reports a failed write as a RuntimeError
-        if "inline_container" not in str(err) and "write" not in str(err).lower():
-            raise
-        raise WriteFailedError(f"cannot write {path}: {str(err).splitlines()[0]}") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    _fsync_dir(path.parent)
-    return path
-
-
 def save_checkpoint(path: str | Path, *, strategy, experience_index: int, matrix: list,
                     extra: dict | None = None, strict: bool = True,
                     resumable: bool | None = None) -> Path:
@@ -523,39 +330,12 @@ def save_checkpoint(path: str | Path, *, strategy, experience_index: int, matrix
     return write_atomic(path, payload)
 
 
-# what every checkpoint holds, and of which type (checked on load: a damaged file is refused)
-_PAYLOAD = {"format": str, "experience": int, "matrix": list, "extra": dict, "rng": dict,
-            "resumable": bool, "model": dict, "optimizer": dict, "plugins": list,
-            "strategy_attrs": dict, "left_out": list}
-
-
-def load_checkpoint(path: str | Path) -> dict:
-    """Read a checkpoint with ``torch.load(weights_only=True)``; :class:`CheckpointError` if it
-    is unreadable, truncated, corrupt or not a checkpoint of this package."""
-    path = Path(path)
-    try:
-        fh = open(path, "rb")
-    except FileNotFoundError:
-        raise CheckpointError(f"checkpoint: no such file {path}") from None
-    except OSError as err:
-        raise CheckpointError(f"checkpoint: cannot read {path}: {err.strerror or err}") from None
-    try:
-        with fh:
-            data = torch.load(fh, map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated zip, foreign pickle, disallowed global, ...
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckpointError(f"checkpoint: {path} is not a valid checkpoint, truncated or "
-                              f"damaged ({type(err).__name__}: {reason[:120]})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise CheckpointError(f"checkpoint: {path} is not an avalanche-neuromod checkpoint")
-    for key, kind in _PAYLOAD.items():
-        if not isinstance(data.get(key), kind) or (kind is int and isinstance(data[key], bool)):
-            raise CheckpointError(f"checkpoint: {path} is damaged (field {key!r} is "
-                                  f"{'missing' if key not in data else type(data[key]).__name__})")
-    return data
-
-
 def restore_rng(state: dict) -> None:
     from .determinism import set_rng_state
 
     set_rng_state(state["rng"])
+
+
+__all__ = ["ALLOWED_CLASSES", "FORMAT", "NOT_RESUMABLE", "CheckpointError", "capture",
+           "check_compatible", "decode_state", "encode_state", "load_checkpoint", "restore",
+           "restore_rng", "resume_blocker", "save_checkpoint", "write_atomic"]

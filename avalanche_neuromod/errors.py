@@ -28,5 +28,13 @@ class NumericalFaultError(RuntimeError):
     """Too many consecutive training steps had a non-finite loss or gradient."""
 
 
+class WriteFailedError(OSError):
+    """A result could not be written (a full disk, a read-only folder); one line naming it.
+
+    ``reason`` is the operating system's words for it (``No space left on device``)."""
+
+    reason: str | None = None
+
+
 __all__ = ["CheckpointError", "ConfigError", "DataRootError", "NumericalFaultError",
-           "PresetError"]
+           "PresetError", "WriteFailedError"]

@@ -4,18 +4,22 @@ Every command checks its output folder first (:func:`check_output_dir`): it must
 creatable as one, writable, and neither a file nor under one; files it will rewrite there must be
 files. A write that still fails at the end (a full disk, a folder made read-only meanwhile) goes
 to a fallback file, whose path the error names (:func:`write_or_fallback`, :class:`OutputError`,
-exit code 1), so nothing computed is lost. Paths composed from names stay inside their folder
-(:func:`inside`).
+exit code 1), so nothing computed is lost. Files replaced whole (results, checkpoints) are
+written by one atomic writer, :func:`atomic_file`. Paths composed from names stay inside their
+folder (:func:`inside`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
-from .errors import ConfigError
+from .errors import ConfigError, WriteFailedError
 
 
 class OutputError(OSError):
@@ -76,22 +80,66 @@ def inside(folder: str | os.PathLike, *parts: str, field: str) -> Path:
     return path
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file, fsynced, moved into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+def _failed(path: Path, err: OSError) -> WriteFailedError:
+    if isinstance(err, WriteFailedError):
+        return err
+    reason = err.strerror or str(err)
+    failed = WriteFailedError(f"cannot write {path}: {reason}")
+    failed.reason = reason
+    return failed
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename in ``path`` durable (best effort: not every file system allows it)."""
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike, mode: str = "wb", *,
+                encoding: str | None = None) -> Iterator[IO]:
+    """The one atomic writer: a temporary file in ``path``'s folder to write to.
+
+    When the block ends it is flushed, fsynced and moved onto ``path`` (``os.replace``), then the
+    folder is fsynced: ``path`` is the old file or the whole new one, never a part. A failed write
+    (a full disk) leaves ``path`` as it was, removes the temporary file and raises
+    :class:`~avalanche_neuromod.errors.WriteFailedError` naming ``path``; any other error of the
+    block propagates, the temporary file removed."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, mode, encoding=encoding) as fh:
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise
+    except OSError as err:
+        raise _failed(path, err) from None
+    finally:
+        with contextlib.suppress(OSError):
+            if tmp.exists():
+                tmp.unlink()
+    _fsync_dir(path.parent)
+
+
+def atomic_write(path: str | os.PathLike, data: str | bytes) -> Path:
+    """Write ``data`` (text as UTF-8) to ``path`` atomically (:func:`atomic_file`)."""
+    if isinstance(data, bytes):
+        with atomic_file(path, "wb") as fh:
+            fh.write(data)
+    else:
+        with atomic_file(path, "w", encoding="utf-8") as fh:
+            fh.write(data)
+    return Path(path)
 
 
 def write_or_fallback(path: str | os.PathLike, text: str, *, what: str = "results") -> Path:
@@ -105,7 +153,7 @@ def write_or_fallback(path: str | os.PathLike, text: str, *, what: str = "result
         atomic_write(path, text)
         return path
     except OSError as err:
-        reason = err.strerror or str(err)
+        reason = getattr(err, "reason", None) or err.strerror or str(err)
     name = f"avalanche-neuromod-{path.name}-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
     for folder in (Path(tempfile.gettempdir()), Path.cwd()):
         fallback = folder / name
@@ -121,4 +169,5 @@ def write_or_fallback(path: str | os.PathLike, text: str, *, what: str = "result
                       "above")
 
 
-__all__ = ["OutputError", "atomic_write", "check_output_dir", "inside", "write_or_fallback"]
+__all__ = ["OutputError", "WriteFailedError", "atomic_file", "atomic_write", "check_output_dir",
+           "inside", "write_or_fallback"]

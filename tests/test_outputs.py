@@ -14,6 +14,9 @@ import pytest
 from avalanche_neuromod.config import ConfigError
 from avalanche_neuromod.outputs import (
     OutputError,
+    WriteFailedError,
+    atomic_file,
+    atomic_write,
     check_output_dir,
     inside,
     write_or_fallback,
@@ -86,6 +89,27 @@ def test_write_or_fallback_writes_atomically(tmp_path):
     path = write_or_fallback(tmp_path / "sub" / "r.json", "{}\n")
     assert path.read_text() == "{}\n"
     assert sorted(p.name for p in path.parent.iterdir()) == ["r.json"]  # no temporary left
+
+
+def test_a_failed_atomic_write_names_the_file_keeps_the_old_one_and_leaves_no_temporary(
+        tmp_path, monkeypatch):
+    import errno
+
+    path = atomic_write(tmp_path / "r.json", b"old\n")
+    real_fsync = os.fsync
+
+    def full(fd):
+        if os.readlink(f"/proc/self/fd/{fd}").endswith(".tmp"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(WriteFailedError, match=f"^cannot write {path}: No space left on device$"):
+        atomic_write(path, "new\n")
+    with pytest.raises(KeyError), atomic_file(path, "w", encoding="utf-8") as fh:
+        fh.write("half")
+        raise KeyError("not a write error: it propagates as it is")
+    assert path.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["r.json"]
 
 
 def test_a_failed_write_goes_to_a_fallback_file_that_the_error_names(tmp_path, monkeypatch):

@@ -80,6 +80,16 @@ def test_a_misspelt_preset_in_a_suite_fails_before_any_strategy_is_built():
     assert not set(result["heavy"]) & set(HEAVY)
 
 
+def test_loading_the_reward_driven_presets_imports_neither_torch_nor_avalanche():
+    """Their ``learner:`` blocks are checked by the presets module itself (``list presets``)."""
+    result = imported_after("""
+        from avalanche_neuromod.strategies.presets import load_preset
+        assert load_preset("a2c")["learner"]["advantage"] is True
+        assert load_preset("q-egreedy")["learner"]["rule"] == "q-learning"
+    """)
+    assert not {"torch", "avalanche"} & set(result["heavy"])
+
+
 def test_the_lazy_packages_still_export_their_names():
     from avalanche_neuromod import leaderboard, plugins, strategies
     from avalanche_neuromod.errors import NumericalFaultError, PresetError

@@ -28,7 +28,7 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import ConfigError, WriteFailedError
 
 LOCK_NAME = ".lock"
 _NUMBER = (int, float)
@@ -61,10 +61,6 @@ class InvalidRecordWarning(RecordWarning):
 
 class DuplicateRecordWarning(RecordWarning):
     """A cell has a second record in a results file; the first one counts."""
-
-
-class WriteFailedError(OSError):
-    """A result could not be written (a full disk, a read-only folder); one line naming it."""
 
 
 class OutputLockedError(ConfigError):
