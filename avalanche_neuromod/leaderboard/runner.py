@@ -151,10 +151,18 @@ def _run_cell(cell: SuiteCell, *, device, wandb_options, command, checkpoint_dir
             dir=wandb_options.get("dir"), config=cell.config))
     evaluator = continual_evaluator(*modulator_signal_metrics(every=10), GuardMetric(),
                                     loggers=loggers)
+    iterations = budget.get("iterations")  # optimizer steps per experience, instead of epochs
+    if iterations is not None and is_joint(cell.preset):
+        iterations *= len(bm.train_stream)  # one experience: the whole stream's steps
     strategy = build_strategy(
         cell.preset, model=model, optimizer=optimizer, learning=cell.learning,
-        train_mb_size=budget["train_mb_size"], train_epochs=budget["epochs"],
+        train_mb_size=budget["train_mb_size"],
+        train_epochs=budget["epochs"] if iterations is None else iterations,
         eval_mb_size=budget["eval_mb_size"], device=device, evaluator=evaluator, eval_every=0)
+    if iterations is not None:
+        from ..plugins.iterations import IterationBudgetPlugin
+
+        strategy.plugins.append(IterationBudgetPlugin(iterations=iterations))
     path = Path(checkpoint_path(checkpoint_dir, cell)) if checkpoint_dir is not None else None
     n_exp = len(bm.train_stream)
     matrix: list = []

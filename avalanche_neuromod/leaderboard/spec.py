@@ -7,7 +7,8 @@ learning: supervised           # or reward (Go/No-Go only)
 budget:                        # shared by every strategy of the suite
   model: {hidden: 400, layers: 2, activation: relu}
   optimizer: {name: sgd, lr: 0.01, momentum: 0.9}
-  epochs: 1
+  epochs: 1                    # or iterations: N: exactly N mini-batches per experience (epochs
+                               # then unused; plugins.iterations)
   train_mb_size: 128
   eval_mb_size: 1024
 benchmarks:
@@ -67,6 +68,8 @@ BUDGET_DEFAULT: dict[str, Any] = {
     "train_mb_size": 128,
     "eval_mb_size": 1024,
 }
+BUDGET_KEYS = {*BUDGET_DEFAULT, "iterations"}  # iterations: in a budget only where it is set,
+# so that the config (and key) of every cell without it stays what it was
 OPTIMIZERS = ("sgd", "adam")
 SEED_LIMIT = config.SEED_LIMIT - VALIDATION_SEED_OFFSET  # Go/No-Go validation streams add it
 
@@ -106,7 +109,7 @@ class SuiteCell:
 def _merge_budget(base: dict, update, *, field: str) -> dict:
     if update is None:
         return copy.deepcopy(base)
-    check_keys(update, set(BUDGET_DEFAULT), field=field)
+    check_keys(update, BUDGET_KEYS, field=field)
     for key in ("model", "optimizer"):
         if key in update and not isinstance(update[key], dict):
             raise ConfigError(f"{field}.{key}: must be a mapping, got "
@@ -118,7 +121,7 @@ def _merge_budget(base: dict, update, *, field: str) -> dict:
 
 
 def _check_budget(budget: dict, *, field: str) -> dict:
-    check_keys(budget, set(BUDGET_DEFAULT), field=field)
+    check_keys(budget, BUDGET_KEYS, field=field)
     check_model(budget["model"], field=f"{field}.model")  # the MLP's, or a registered model's
     opt = check_keys(budget["optimizer"], {"name", "lr", "momentum"}, field=f"{field}.optimizer")
     if opt["name"] not in OPTIMIZERS:
@@ -131,6 +134,8 @@ def _check_budget(budget: dict, *, field: str) -> dict:
                           f"{opt['momentum']}); remove it")
     for key in ("epochs", "train_mb_size", "eval_mb_size"):
         positive_int(budget[key], field=f"{field}.{key}")
+    if "iterations" in budget:  # replaces epochs (plugins.iterations)
+        positive_int(budget["iterations"], field=f"{field}.iterations")
     return budget
 
 
