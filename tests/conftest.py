@@ -57,3 +57,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("cuda") is not None:
             item.add_marker(skip)
+
+
+def fill_disk_for_temporaries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``os.fsync`` fail with ENOSPC on the atomic writer's ``*.tmp`` files (a full disk)."""
+    import errno
+
+    real_fsync = os.fsync
+
+    def full(fd):
+        if os.readlink(f"/proc/self/fd/{fd}").endswith(".tmp"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", full)

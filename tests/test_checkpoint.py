@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from conftest import fill_disk_for_temporaries
 from torch.utils.data import TensorDataset
 
 from avalanche_neuromod import checkpoint as checkpoint_module
@@ -375,20 +376,11 @@ def test_a_damaged_checkpoint_restarts_its_cell_or_is_one_line_for_train(how, tm
 
 def test_a_full_disk_while_saving_a_checkpoint_is_one_line_and_keeps_the_last_one(
         tmp_path, monkeypatch, capsys):
-    import errno
-
     cell = cells()["naive"]
     interrupted_run(cell, tmp_path / "checkpoints", monkeypatch, after=0)
     path = checkpoint_path(tmp_path / "checkpoints", cell)
     before = path.read_bytes()
-    real_fsync = os.fsync
-
-    def full(fd):
-        if os.readlink(f"/proc/self/fd/{fd}").endswith(".tmp"):
-            raise OSError(errno.ENOSPC, "No space left on device")
-        real_fsync(fd)
-
-    monkeypatch.setattr(os, "fsync", full)
+    fill_disk_for_temporaries(monkeypatch)
     suite = tmp_path / "suite.yaml"
     suite.write_text(yaml.safe_dump(SUITE))
     rc = main(["train", str(suite), "--benchmark", "g", "--strategy", "naive", "--out",

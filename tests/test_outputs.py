@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from conftest import fill_disk_for_temporaries
 
 from avalanche_neuromod.config import ConfigError
 from avalanche_neuromod.outputs import (
@@ -93,17 +94,8 @@ def test_write_or_fallback_writes_atomically(tmp_path):
 
 def test_a_failed_atomic_write_names_the_file_keeps_the_old_one_and_leaves_no_temporary(
         tmp_path, monkeypatch):
-    import errno
-
     path = atomic_write(tmp_path / "r.json", b"old\n")
-    real_fsync = os.fsync
-
-    def full(fd):
-        if os.readlink(f"/proc/self/fd/{fd}").endswith(".tmp"):
-            raise OSError(errno.ENOSPC, "No space left on device")
-        real_fsync(fd)
-
-    monkeypatch.setattr(os, "fsync", full)
+    fill_disk_for_temporaries(monkeypatch)
     with pytest.raises(WriteFailedError, match=f"^cannot write {path}: No space left on device$"):
         atomic_write(path, "new\n")
     with pytest.raises(KeyError), atomic_file(path, "w", encoding="utf-8") as fh:
