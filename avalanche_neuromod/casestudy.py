@@ -13,7 +13,6 @@ import copy
 import datetime as _dt
 import json
 import os
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from .config import (
     string_list,
 )
 from .outputs import OutputError, check_output_dir, write_or_fallback
+from .runtime import git_commit, resolve_device, versions
 from .strategies.presets import MODULATORS, PresetError, build_plugins, load_preset
 
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -65,7 +65,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
 }
 TOP_KEYS = set(DEFAULT_CONFIG) | {"wandb"}
 STREAM_KEYS = {"shifts", "initial_rule", "rules", "trials_per_rule", "test_trials",
-               "population_size", "sparsity", "noise"}
+               "population_size", "sparsity", "noise", "dwell_jitter"}
 
 
 @dataclass(frozen=True)
@@ -195,49 +195,6 @@ def make_cells(cfg: dict) -> list[Cell]:
                     cells.append(Cell(setting=name, learning=learning, cued=cued, preset=preset,
                                       seed=seed, stream=full, config=cfg))
     return cells
-
-
-def resolve_device(device: str | None) -> torch.device:
-    """``auto``/None: CUDA when available, else CPU; a GPU asked for but absent is a ConfigError."""
-    if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ConfigError(f"device: unknown device {device!r}; use auto, cpu or cuda[:N]") from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError(f"device: {device} requested but no CUDA GPU is available")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ConfigError(f"device: {device} requested but only "
-                              f"{torch.cuda.device_count()} GPU(s) are visible")
-    elif dev.type != "cpu":
-        raise ConfigError(f"device: unsupported device {device!r}; use auto, cpu or cuda[:N]")
-    return dev
-
-
-def versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for name in ("avalanche-neuromod", "avalanche-lib", "torch", "numpy", "wandb"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = "not installed"
-    from .determinism import cpu_kernels
-
-    out["cpu"] = cpu_kernels()  # bit for bit holds on the same CPU code path
-    return out
-
-
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                             cwd=Path(__file__).resolve().parent, timeout=5, check=True)
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 def run_cell(cell: Cell, *, device: str = "cpu", wandb_options: dict | None = None) -> dict:

@@ -61,7 +61,14 @@ def _train_gonogo_cell(cell, *, device: torch.device, wandb_options: dict | None
             config={"setting": cell.setting, "learning": cell.learning, "cued": cell.cued,
                     "preset": cell.preset, "seed": cell.seed, "stream": cell.stream,
                     "config": cfg}))
-    evaluator = continual_evaluator(ttc, entropy, *modulator_signal_metrics(), loggers=loggers)
+    extra = []
+    if len(set(bm.rules)) < len(bm.rules):  # recurring rules: savings per occurrence
+        from .metrics.savings import RuleSavings
+
+        extra.append(RuleSavings(rules=bm.rules, window=metric["window"],
+                                 criterion=metric["criterion"]))
+    evaluator = continual_evaluator(ttc, entropy, *extra, *modulator_signal_metrics(),
+                                    loggers=loggers)
     strategy = NeuromodulatedStrategy(
         model=model, optimizer=optimizer, preset=cell.preset, learning=cell.learning,
         modulators=cfg.get("modulators") or None, train_mb_size=cfg["train_mb_size"],
@@ -101,6 +108,11 @@ def _train_gonogo_cell(cell, *, device: torch.device, wandb_options: dict | None
         "wall_time": round(time.perf_counter() - start, 3),
         "device": str(device),
     }
+    if cell.stream.get("dwell_jitter"):  # dwells vary: where each rule's trials end in correct
+        record["dwells"] = list(bm.dwells)
+    if extra:
+        record["occurrences"] = extra[0].table()
+        record["contexts_held"] = len(extra[0].contexts) or None
     for logger in loggers:
         logger.log_summary({key: record[key] for key in SUMMARY_KEYS})
         logger.close()

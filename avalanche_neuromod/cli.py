@@ -22,6 +22,7 @@ from .config import ConfigError
 from .errors import CheckpointError, DataRootError, NumericalFaultError, PresetError
 from .leaderboard.store import WriteFailedError
 from .outputs import OutputError
+from .startup import defer_unused_imports
 from .threads import intra_op_threads
 
 EXIT_BAD_INPUT = 2
@@ -30,6 +31,7 @@ EXIT_NUMERICAL_FAULT = 3
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    defer_unused_imports()  # wandb, gdown lazy; jax hidden from qpsolvers (startup.py)
     try:
         args = build_parser().parse_args(argv)
         intra_op_threads()  # a bad $AVALANCHE_NEUROMOD_THREADS fails before anything runs

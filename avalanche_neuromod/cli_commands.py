@@ -19,8 +19,9 @@ from .outputs import OutputError, check_output_dir, inside, write_or_fallback
 
 
 def _run(args, argv) -> int:
-    from .casestudy import resolve_device, run_casestudy, validate_config
+    from .casestudy import run_casestudy, validate_config
     from .report import format_table, summarize
+    from .runtime import resolve_device
     from .scenarios import casestudy_runs, mismatches, warn
 
     config = {}
@@ -69,7 +70,7 @@ def _leaderboard(args, argv) -> int:
     out = check_output_dir(args.out or inside("reports/leaderboard", suite["name"],
                                                   field=f"{suite['source']}.name"),
                            files=("results.jsonl", "leaderboard.md"))  # before anything runs
-    from .casestudy import resolve_device
+    from .runtime import resolve_device
 
     if args.engine == "local":
         resolve_device(args.device)  # a GPU asked for but absent fails before anything runs
@@ -149,8 +150,8 @@ def _engine_options(args) -> dict | None:
 
 
 def _select(args, argv) -> int:
-    from .casestudy import resolve_device
-    from .leaderboard.selection import run_selection
+    from .leaderboard.selection import parse_seed_list, run_selection
+    from .runtime import resolve_device
 
     check_workers(args.workers)
     resolve_device(args.device)
@@ -163,11 +164,16 @@ def _select(args, argv) -> int:
                            trials=args.trials, validation=args.validation,
                            seeds=_seeds(args.seeds) if args.seeds is not None else None,
                            workers=args.workers, device=args.device, out_dir=args.out,
-                           write=args.write, command=command, progress=not args.no_progress)
+                           write=args.write, command=command, progress=not args.no_progress,
+                           validation_seeds=parse_seed_list(args.validation_seeds),
+                           objective=args.objective)
+    what = "validation accuracy" if args.objective == "final" else "shifts learnt"
     for rank, row in enumerate(result["ranking"], start=1):
-        print(f"{rank:3d}. {row['label']}: validation accuracy {row['score']:.4f}")
-    print(f"best for {args.strategy}: {result['best']} "
-          f"(validation accuracy {result['score']:.4f})")
+        extra = f", accuracy on new rules {row['acquisition']:.4f}" if "acquisition" in row \
+            else ""
+        print(f"{rank:3d}. {row['label']}: {what} {row['score']:.4f}{extra}")
+    print(f"best for {args.strategy}: {result['best']} ({what} {result['score']:.4f}, "
+          f"validation seeds {', '.join(map(str, result['seeds']))})")
     if result.get("written"):
         print(f"written into {result['written']}")
     return 0
@@ -213,9 +219,9 @@ def _train_cell(args, argv, held) -> int:
 
     warn(mismatches([(cell.preset, scenario(cell.benchmark_name, cell.benchmark_args,
                                             cell.learning))]))
-    from .casestudy import resolve_device
     from .leaderboard.runner import checkpoint_path, run_suite_cell
     from .parallel import run_cells
+    from .runtime import resolve_device
 
     device = resolve_device(args.device)  # a GPU asked for but absent fails here
     if args.data_root is not None:

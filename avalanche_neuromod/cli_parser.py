@@ -115,7 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="candidates tried (drawn from the grid when it is larger)")
     select.add_argument("--validation", type=float, default=0.1,
                         help="fraction of each training experience held out (default 0.1)")
-    select.add_argument("--seeds", help=SEEDS_HELP)
+    select.add_argument("--seeds", help=SEEDS_HELP + " (the suite's test seeds; each is "
+                        "selected on seed + 1000)")
+    select.add_argument("--validation-seeds", default=None, metavar="S,S,...",
+                        help="seeds to select on instead (disjoint from the test seeds)")
+    select.add_argument("--objective", default="final",
+                        help="final (accuracy, default), or shifts (learnt to criterion: "
+                        "reward-driven set-shifting streams)")
     select.add_argument("--workers", type=int, default=1, help="local worker processes (CPU)")
     select.add_argument("--out", default=None,
                         help="output folder (default reports/selection/<suite>-select-<preset>)")

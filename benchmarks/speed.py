@@ -118,6 +118,9 @@ def child_plain(root: str, device: str, seed: int = 0) -> dict:
 
 def child_train(root: str, device: str, strategy: str, suite: str) -> dict:
     t0 = float(os.environ[T0_ENV])
+    from avalanche_neuromod.startup import defer_unused_imports
+
+    defer_unused_imports()  # as cli.main does first
     import avalanche.training  # noqa: F401  (what `train` imports, counted as start-up)
 
     import avalanche_neuromod.checkpoint  # noqa: F401

@@ -181,6 +181,28 @@ def test_ach_gate_is_deterministic_in_seed_context_units() -> None:
     assert a.gate(0, 40, device="cpu").device.type == "cpu"
 
 
+def test_ach_seed_cell_draws_the_gates_from_the_runs_seed() -> None:
+    from avalanche_neuromod.determinism import deterministic
+    from avalanche_neuromod.strategies import build_plugins, load_preset
+
+    preset = load_preset("full-task")
+    preset["modulators"]["acetylcholine"]["seed"] = "cell"
+    gates = {}
+    for seed in (0, 3):
+        with deterministic(seed):  # as every leaderboard and case-study cell is built
+            [plugin] = build_plugins(preset)
+        ach = plugin.modulators["acetylcholine"]
+        assert ach.seed == seed
+        gates[seed] = ach.gate(0, 64)
+    assert torch.equal(gates[0], Acetylcholine(seed=0).gate(0, 64))
+    assert not torch.equal(gates[0], gates[3])  # other seeds of a suite, other gates
+    with deterministic(3):
+        [plugin] = build_plugins(load_preset("full-task"))
+    assert plugin.modulators["acetylcholine"].seed == 0  # the default: one set of gates
+    with pytest.raises(ValueError, match="seed must be an integer or cell"):
+        Acetylcholine(seed="run")
+
+
 @pytest.mark.parametrize(
     ("kwargs", "name"),
     [

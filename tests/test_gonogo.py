@@ -279,3 +279,39 @@ def test_explicit_exemplar_rule_uses_new_codes() -> None:
 def test_bad_input_raises_value_error_naming_field(kwargs: dict, field: str) -> None:
     with pytest.raises(ValueError, match=field):
         gonogo_benchmark(**{"trials_per_rule": 8, "test_trials": 4, **kwargs})
+
+
+# ------------------------------------------------------------------ recurring rules (serial)
+
+
+def test_recurring_rules_reuse_their_codes_and_dwell_jitter_varies_the_dwell() -> None:
+    rules = ["A", "B", "A", "X", "A"]
+    bm = gonogo_benchmark(rules=rules, trials_per_rule=40, test_trials=8, noise=0.0,
+                          dwell_jitter=12, seed=3)
+    assert bm.rules == rules
+    lengths = [len(e.dataset) for e in bm.train_stream]
+    assert lengths == bm.dwells and all(28 <= n <= 52 for n in lengths)
+    assert len(set(lengths)) > 1  # the change is not predictable from the trial count
+    data = stream_tensors(bm.train_stream)
+    for (_x, y, stim, _), rule in zip(data, rules):
+        assert torch.equal(y, expected_go(rule, stim))
+    # without noise, a stimulus has one code: rule A's trials look the same at every occurrence
+    first = {int(s): x for x, s in zip(data[0][0], data[0][2])}
+    again = {int(s): x for x, s in zip(data[4][0], data[4][2])}
+    assert all(torch.equal(first[s], again[s]) for s in first)
+    same = gonogo_benchmark(rules=rules, trials_per_rule=40, test_trials=8, noise=0.0,
+                            dwell_jitter=12, seed=3)
+    assert same.dwells == bm.dwells
+
+
+def test_dwell_jitter_zero_leaves_the_stream_unchanged() -> None:
+    plain = stream_tensors(gonogo_benchmark(trials_per_rule=24, test_trials=8, seed=5).train_stream)
+    zero = stream_tensors(gonogo_benchmark(trials_per_rule=24, test_trials=8, seed=5,
+                                           dwell_jitter=0).train_stream)
+    assert all(torch.equal(a, b) for p, z in zip(plain, zero) for a, b in zip(p, z))
+
+
+@pytest.mark.parametrize("jitter", [-1, 24, 2.5, True])
+def test_bad_dwell_jitter_names_the_field(jitter) -> None:
+    with pytest.raises(ValueError, match="dwell_jitter"):
+        gonogo_benchmark(trials_per_rule=24, dwell_jitter=jitter)

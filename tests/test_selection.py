@@ -13,11 +13,13 @@ from avalanche_neuromod.cli import main
 from avalanche_neuromod.config import ConfigError
 from avalanche_neuromod.leaderboard import read_records
 from avalanche_neuromod.leaderboard.selection import (
+    VALIDATION_SEED_OFFSET,
     candidates,
     load_grid,
     run_selection,
     score_candidates,
     selection_suite,
+    validation_seeds_for,
     write_selected,
 )
 from avalanche_neuromod.leaderboard.spec import load_suite
@@ -82,9 +84,84 @@ def test_selection_runs_on_validation_streams_only(tmp_path: Path, monkeypatch):
     assert len(records) == 4  # 2 candidates x 2 seeds
     assert {r["eval_stream"] for r in records} == {"validation"}
     assert {r["strategy"] for r in records} == {"ewc#0", "ewc#1"}
+    assert {r["seed"] for r in records} == {1000, 1001}  # the test seeds are 0 and 1
+    assert result["seeds"] == [1000, 1001] and result["test_seeds"] == [0, 1]
     assert result["best"] in ({"baseline": {"args": {"ewc_lambda": 0.1}}},
                               {"baseline": {"args": {"ewc_lambda": 10.0}}})
     assert result["ranking"][0]["score"] >= result["ranking"][1]["score"]
+
+
+def test_validation_seeds_are_disjoint_from_the_test_seeds():
+    suite = load_suite(TINY)
+    sel = selection_suite(suite, preset="ewc", grid={"baseline.args.ewc_lambda": [1.0]},
+                          trials=1)
+    assert sel["seeds"] == [s + VALIDATION_SEED_OFFSET for s in suite["seeds"]] == [1000, 1001]
+    sel = selection_suite(suite, preset="ewc", grid={"baseline.args.ewc_lambda": [1.0]},
+                          trials=1, validation_seeds=[7, 9])
+    assert sel["seeds"] == [7, 9]
+    for given, needle in (([1, 7], "seed 1 is also a test seed"), ([], "non-empty"),
+                          ([7, 7], "duplicate"), ([-1], "integers >= 0")):
+        with pytest.raises(ConfigError, match=f"--validation-seeds: .*{needle}"):
+            validation_seeds_for([0, 1], given)
+
+
+def test_selection_scores_only_its_own_seeds(tmp_path: Path):
+    grid = {"baseline.args.ewc_lambda": [0.1, 10.0]}
+    run_selection(TINY, preset="ewc", grid=grid, trials=2, out_dir=tmp_path, progress=False,
+                  validation_seeds=[5, 6])
+    result = run_selection(TINY, preset="ewc", grid=grid, trials=2, out_dir=tmp_path,
+                           progress=False, seeds=[0])  # the same folder, another seed
+    assert len(read_records(tmp_path / "results.jsonl")) == 6
+    mine = [r for r in read_records(tmp_path / "results.jsonl") if r["seed"] == 1000]
+    for row in result["ranking"]:
+        own = [r["final_accuracy"] for r in mine if r["strategy"] == row["label"]]
+        assert row["score"] == pytest.approx(sum(own) / len(own))
+
+
+def test_mnist_validation_seed_has_another_class_order(mnist_root):
+    test = get_benchmark("split_mnist", n_experiences=5, seed=0, dataset_root=mnist_root)
+    valid = get_benchmark("split_mnist", n_experiences=5, seed=VALIDATION_SEED_OFFSET,
+                          validation=0.1, dataset_root=mnist_root)
+    order = [sorted(e.classes_in_this_experience) for e in test.train_stream]
+    assert order != [sorted(e.classes_in_this_experience) for e in valid.test_stream]
+
+
+def test_shifts_objective_ranks_rules_learnt_to_criterion_then_their_accuracy():
+    def cell(label, diagonal, bench="g"):
+        n = len(diagonal)  # off-diagonal entries (old, reversed rules) must not count
+        matrix = [[diagonal[i] if j == i else 0.0 for j in range(n)] for i in range(n)]
+        return {"strategy": label, "benchmark": bench, "accuracy_matrix": matrix,
+                "final_accuracy": 0.5}
+
+    records = [cell("p#0", [0.2, 0.9, 0.86, 0.5]),   # 2 of 3 shifts, mean 0.7533
+               cell("p#1", [1.0, 0.84, 0.84, 0.84]),  # none (0.85 is the criterion)
+               cell("p#2", [0.0, 0.95, 0.99, 0.3]),   # 2 of 3 shifts, mean 0.7467
+               {"strategy": "p#3", "benchmark": "g", "accuracy_matrix": [],
+                "final_accuracy": None, "status": "diverged"}]
+    ranking = score_candidates(records, objective="shifts")
+    assert [r["label"] for r in ranking] == ["p#0", "p#2", "p#1", "p#3"]
+    assert ranking[0]["score"] == pytest.approx(2 / 3)
+    assert ranking[0]["acquisition"] == pytest.approx((0.9 + 0.86 + 0.5) / 3)
+    assert ranking[2]["score"] == 0.0 and ranking[3]["score"] == 0.0
+    assert [r["label"] for r in score_candidates(records)][:3] == ["p#0", "p#1", "p#2"]
+    with pytest.raises(ConfigError, match="--objective"):
+        score_candidates(records, objective="reward")
+
+
+def test_reward_driven_selection_ranks_by_shifts(tmp_path: Path):
+    suite = {**TINY, "seeds": [0], "learning": "reward", "strategies": ["a2c"],
+             "benchmarks": [{"name": "gonogo", "label": "g",
+                             "args": {"cued": False, "shifts": ["reversal"],
+                                      "trials_per_rule": 48, "test_trials": 16}}]}
+    result = run_selection(suite, preset="a2c", grid={"learner.entropy_coef": [0.1, 0.5]},
+                           trials=2, out_dir=tmp_path, progress=False, objective="shifts")
+    assert result["objective"] == "shifts" and result["seeds"] == [1000]
+    records = read_records(tmp_path / "results.jsonl")
+    for row in result["ranking"]:
+        [record] = [r for r in records if r["strategy"] == row["label"]]
+        new_rule = record["accuracy_matrix"][1][1]  # the reversed rule, right after training
+        assert row["score"] == float(new_rule >= 0.85)
+        assert row["acquisition"] == pytest.approx(new_rule)
 
 
 def test_gonogo_validation_stream_is_another_draw():
@@ -125,6 +202,12 @@ def test_ranking_averages_seeds_then_benchmarks_and_breaks_ties_by_order():
                 "status": "diverged"}
     ranking = score_candidates([*records, diverged])
     assert [r["label"] for r in ranking] == ["p#2", "p#0", "p#1"]  # p#1: (0.3 + 0.6) / 2
+    tied = [{"strategy": "q#0", "benchmark": "a", "final_accuracy": 0.1},
+            {"strategy": "q#0", "benchmark": "b", "final_accuracy": 0.7},
+            {"strategy": "q#1", "benchmark": "a", "final_accuracy": 0.3},
+            {"strategy": "q#1", "benchmark": "b", "final_accuracy": 0.5}]
+    assert (0.1 + 0.7) / 2 != (0.3 + 0.5) / 2  # equal but for the last bit: a tie
+    assert [r["label"] for r in score_candidates(tied)] == ["q#0", "q#1"]
 
 
 def test_write_selected_keeps_comments_and_records_provenance(tmp_path: Path):
@@ -170,6 +253,9 @@ def test_cli_select_writes_the_winner(tmp_path: Path, monkeypatch, capsys):
     (["--validation", "1.5"], "--validation"),
     (["--strategy", "nope"], "--strategy"),
     (["--workers", "0"], "--workers"),
+    (["--validation-seeds", "0,1000"], "--validation-seeds"),
+    (["--validation-seeds", "a"], "--validation-seeds"),
+    (["--objective", "reward"], "--objective"),
 ])
 def test_cli_select_bad_input_exits_2(extra, needle, tmp_path, capsys):
     grid = tmp_path / "grid.yaml"

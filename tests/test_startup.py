@@ -99,3 +99,58 @@ def test_the_lazy_packages_still_export_their_names():
     assert callable(leaderboard.run_suite) and "load_suite" in dir(leaderboard)
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         _ = plugins.nothing
+
+
+def _fresh(code: str) -> str:
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300, check=True)
+    return out.stdout
+
+
+def test_the_entry_point_defers_wandb_and_hides_jax_from_qpsolvers_only():
+    """startup.py: after ``cli.main``, Avalanche's import leaves wandb and gdown unexecuted and
+    jax unimported; GEM's quadprog solve is unchanged, and ``import jax`` still works."""
+    pytest.importorskip("jax")
+    out = _fresh("""
+        import sys
+        import numpy as np
+        from avalanche_neuromod.cli import main
+        from avalanche_neuromod.startup import DeferringFinder
+        try:
+            main(["--help"])
+        except SystemExit:
+            pass
+        assert isinstance(sys.meta_path[0], DeferringFinder)
+        import avalanche.training  # noqa: F401
+        from avalanche.training.plugins import gem
+        assert "jax" not in sys.modules and "jaxopt" not in sys.modules
+        assert type(sys.modules["wandb"]).__name__ == "_LazyModule"
+        P, q = np.eye(2), np.array([1.0, -1.0])
+        G, h = np.array([[1.0, 1.0]]), np.array([-0.5])
+        x = gem.qpsolvers.solve_qp(P=P, q=q, G=G, h=h, solver="quadprog")
+        print(repr(x.tolist()))
+        import jax.numpy as jnp
+        import wandb
+        assert float(jnp.ones(2).sum()) == 2.0 and wandb.__version__
+        print("ok")
+    """)
+    x, ok = out.strip().splitlines()[-2:]
+    assert ok == "ok"
+    plain = _fresh("""
+        import numpy as np
+        import qpsolvers
+        P, q = np.eye(2), np.array([1.0, -1.0])
+        G, h = np.array([[1.0, 1.0]]), np.array([-0.5])
+        print(repr(qpsolvers.solve_qp(P=P, q=q, G=G, h=h, solver="quadprog").tolist()))
+    """)
+    assert x == plain.strip().splitlines()[-1]  # the same solution, bit for bit
+
+
+def test_importing_the_package_installs_no_import_hook():
+    out = _fresh("""
+        import sys
+        import avalanche_neuromod, avalanche_neuromod.leaderboard  # noqa: F401
+        from avalanche_neuromod.startup import DeferringFinder
+        print(any(isinstance(f, DeferringFinder) for f in sys.meta_path))
+    """)
+    assert out.strip() == "False"

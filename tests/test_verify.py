@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from avalanche_neuromod.casestudy import make_cells, run_cell, validate_config, versions
+from avalanche_neuromod.casestudy import make_cells, run_cell, validate_config
 from avalanche_neuromod.cli import main
 from avalanche_neuromod.leaderboard import load_suite, run_suite
 from avalanche_neuromod.leaderboard.verify import Check, compare, load_checks, sample
+from avalanche_neuromod.runtime import versions
 from avalanche_neuromod.strategies import registry
 
 SUITE = """\

@@ -17,6 +17,12 @@ uncued streams hide the rule, so the network must notice the shift and re-adapt.
 Population code (per dimension, ``population_size`` neurons): each cue exemplar activates a random
 set of ``round(sparsity * population_size)`` neurons; a trial's activity is that binary pattern plus
 Gaussian noise of std ``noise``, rectified at 0. Everything is drawn from ``seed``.
+
+Recurring rules (serial reversal, returns across dimensions): ``rules`` may name a rule more than
+once (``A, B, A, B, ...``; ``A, X, A, Y, X``); a rule that recurs shows the same population codes.
+``dwell_jitter`` > 0 draws each rule's dwell uniformly from ``trials_per_rule +- dwell_jitter``
+(from its own generator, so that ``dwell_jitter = 0`` leaves every other draw as it was), so that a
+change cannot be predicted from the trial count.
 """
 
 from __future__ import annotations
@@ -95,6 +101,7 @@ class GoNoGoConfig:
     noise: float = 0.2
     cued: bool = False
     seed: int = 0
+    dwell_jitter: int = 0
 
     def validate(self) -> GoNoGoConfig:
         """Check every field; a ValueError's message starts with the field's name."""
@@ -102,6 +109,11 @@ class GoNoGoConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"{name}: must be a positive integer, got {value!r}")
+        jitter = self.dwell_jitter
+        if not isinstance(jitter, int) or isinstance(jitter, bool) or \
+                not 0 <= jitter < self.trials_per_rule:
+            raise ValueError(f"dwell_jitter: must be an integer in [0, trials_per_rule), got "
+                             f"{jitter!r}")
         for name in ("sparsity", "noise"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -132,7 +144,8 @@ class GoNoGoConfig:
         the context cue when cued), int64 labels and stimuli, train and test trials."""
         n_rules = len(self.rules) if self.rules is not None else len(self.shifts) + 1
         width = 2 * self.population_size + (n_rules if self.cued else 0)
-        return width, n_rules * (self.trials_per_rule + self.test_trials) * (4 * width + 16)
+        trials = self.trials_per_rule + self.dwell_jitter + self.test_trials
+        return width, n_rules * trials * (4 * width + 16)
 
 
 class PopulationCode:
@@ -166,6 +179,19 @@ def _rule_sequence(config: GoNoGoConfig, rng: torch.Generator) -> list[Rule]:
         exemplars[rules[-1].dimension] = rules[-1].exemplar
         rules.append(apply_shift(rules[-1], kind, rng, exemplars))
     return rules
+
+
+def dwells(config: GoNoGoConfig, n_rules: int) -> list[int]:
+    """Training trials of each rule: ``trials_per_rule``, or uniform in ``trials_per_rule +-
+    dwell_jitter`` drawn from a generator of its own (seeded by ``seed``)."""
+    if config.dwell_jitter == 0:
+        return [config.trials_per_rule] * n_rules
+    import torch
+
+    rng = torch.Generator().manual_seed(config.seed * 1_000_003 + 101)
+    j = config.dwell_jitter
+    offsets = torch.randint(-j, j + 1, (n_rules,), generator=rng)
+    return [config.trials_per_rule + int(o) for o in offsets]
 
 
 def _trials(
@@ -213,6 +239,7 @@ def gonogo_benchmark(
     noise: float = 0.2,
     cued: bool = False,
     seed: int = 0,
+    dwell_jitter: int = 0,
 ):
     """Build a Go/No-Go set-shifting benchmark (an Avalanche ``CLScenario``).
 
@@ -226,6 +253,8 @@ def gonogo_benchmark(
     :param noise: std of the Gaussian noise on each neuron's activity.
     :param cued: append a one-hot context cue and use the rule index as task label.
     :param seed: fixes codes, rules, trial order and noise.
+    :param dwell_jitter: each rule's training trials are drawn from ``trials_per_rule +-
+        dwell_jitter`` (0: exactly ``trials_per_rule``).
 
     Experiences carry ``(x, y, stimulus, task_label)``: ``y`` is 1 for Go, 0 for No-Go, and
     ``stimulus`` (0..3 = 2 * visual cue + auditory cue) identifies the compound cue. The scenario
@@ -235,7 +264,7 @@ def gonogo_benchmark(
         shifts=tuple(shifts), initial_rule=initial_rule,
         rules=None if rules is None else tuple(rules), trials_per_rule=trials_per_rule,
         test_trials=test_trials, population_size=population_size, sparsity=sparsity,
-        noise=noise, cued=bool(cued), seed=int(seed),
+        noise=noise, cued=bool(cued), seed=int(seed), dwell_jitter=dwell_jitter,
     ).validate()
     import torch
     from avalanche.benchmarks.scenarios.dataset_scenario import benchmark_from_datasets
@@ -250,12 +279,13 @@ def gonogo_benchmark(
                           rng=rng)
     exemplars = {VISUAL: 0, AUDITORY: 0}
     train, test = [], []
+    dwell = dwells(config, len(sequence))
     for index, rule in enumerate(sequence):
         exemplars[rule.dimension] = rule.exemplar
         common = dict(rule=rule, exemplars=dict(exemplars), code=code, config=config,
                       context=index if config.cued else None, n_rules=len(sequence), rng=rng)
         task = index if config.cued else 0
-        for n, out in ((config.trials_per_rule, train), (config.test_trials, test)):
+        for n, out in ((dwell[index], train), (config.test_trials, test)):
             x, y, stim = _trials(n=n, **common)
             out.append(make_tensor_dataset(x, y, stim, task_labels=task))
     # experiences get ``classes_in_this_experience`` (used by multi-head models); wrap the
@@ -268,5 +298,6 @@ def gonogo_benchmark(
     scenario.input_size = int(train[0][0][0].numel())
     scenario.n_classes = 2
     scenario.cued = config.cued
+    scenario.dwells = dwell
     scenario.config = asdict(config)
     return scenario

@@ -102,6 +102,7 @@ def _scenario(train: list, test: list):
     for stream in (scenario.train_stream, scenario.test_stream):
         for experience in stream:  # Avalanche's heads index with these: a list, not a set
             experience.classes_in_this_experience = sorted(experience.classes_in_this_experience)
+    scenario.fixed_eval_data = True  # no per-sample transforms (leaderboard/eval_cache.py)
     return scenario
 
 

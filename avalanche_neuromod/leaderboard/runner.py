@@ -9,8 +9,10 @@ from pathlib import Path
 
 import torch
 
-from ..casestudy import git_commit, resolve_device, versions
 from ..config import ConfigError
+from ..runtime import git_commit, resolve_device, versions
+from .eval_cache import cache_eval_batches
+from .evals import eval_draws, repeats, skip_initial_eval
 from .spec import SuiteCell, suite_cells
 from .store import append_record, output_lock, read_records
 
@@ -231,12 +233,18 @@ def _run_cell(cell: SuiteCell, *, device, wandb_options, command, checkpoint_dir
             last = strategy.eval(bm.test_stream)
             matrix.append(_row(last, n_exp))
         experiences = [] if is_joint(cell.preset) else list(bm.train_stream)
+        initial, final = repeats(strategy)  # evaluations of unchanged weights (evals.py)
+        if getattr(bm, "fixed_eval_data", False):  # the test batches read once (eval_cache.py)
+            cache_eval_batches(strategy)
         for index in range(done, len(experiences)):
-            # eval_every=0 already evaluated the test stream after this experience; the
-            # explicit eval is kept because each DataLoader draws from torch's generator, so
-            # dropping it would change every later shuffle (and past records' reproducibility)
-            strategy.train(experiences[index], eval_streams=[bm.test_stream])
-            last = strategy.eval(bm.test_stream)
+            if initial and index > 0:  # the last eval (or the checkpoint's) again: its draws
+                skip_initial_eval(strategy)
+                eval_draws(bm.test_stream)
+            last = strategy.train(experiences[index], eval_streams=[bm.test_stream])
+            if final:  # eval_every=0 has just evaluated the test stream, these weights
+                eval_draws(bm.test_stream)
+            else:
+                last = strategy.eval(bm.test_stream)
             matrix.append(_row(last, n_exp))
             done = index + 1
             if path is not None and blocker is None:

@@ -340,7 +340,7 @@ def verify_command(args) -> int:
     """The CLI's ``verify``: print one line per cell; 0 all identical, 1 a difference."""
     import os
 
-    from ..casestudy import resolve_device
+    from ..runtime import resolve_device
 
     cells = _cells_arg(args.cells)
     if args.workers < 1:
@@ -375,7 +375,7 @@ def environment_notes(records: list[dict]) -> list[str]:
     Bit for bit holds with the same library versions on the same CPU code path
     (:func:`avalanche_neuromod.determinism.cpu_kernels`); a difference found where these differ
     may be the machine's, not the code's."""
-    from ..casestudy import versions
+    from ..runtime import versions
 
     here, notes = versions(), []
     for name in ENVIRONMENT:

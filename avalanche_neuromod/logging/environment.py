@@ -13,7 +13,6 @@ import re
 import secrets
 import string
 from collections.abc import Mapping
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -134,25 +133,10 @@ def sanitize_config(obj: Any, secrets_: list[str] | None = None) -> Any:
 
 
 def package_versions() -> dict[str, str]:
-    """Versions of the packages that matter for reproducing a run."""
-    dists = {
-        "torch": "torch",
-        "avalanche-lib": "avalanche-lib",
-        "wandb": "wandb",
-        "numpy": "numpy",
-        "avalanche_neuromod": "avalanche-neuromod",
-    }
-    versions = {}
-    for key, dist in dists.items():
-        try:
-            versions[key] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            versions[key] = "unknown"
-    if versions["avalanche_neuromod"] == "unknown":
-        from avalanche_neuromod import __version__
+    """Versions of the packages that matter for reproducing a run (the records' own keys)."""
+    from ..runtime import versions
 
-        versions["avalanche_neuromod"] = __version__
-    return versions
+    return versions()
 
 
 def _new_run_id(length: int = 8) -> str:

@@ -33,6 +33,11 @@ uncertainty: the known unreliability of predictions inside a context (Yu & Dayan
   the outputs whose labels it has shown compete in the loss, and at test time each output's
   evidence is read relative to its own expected value and precision,
   ``z''_k = (z_k - mu_k) / sqrt(v_k + eps)`` (class-incremental learning without replay).
+- **Re-entering a known context** (``latent_cause``, opt-in): on NA's change signal, instead of
+  advancing to a new context, ACh asks which known context (or a new one) explains the trials just
+  seen (:class:`~.latent_cause.LatentCause`, Gershman, Blei & Niv 2010) and enters it.
+  ``gate_layout: disjoint`` gives contexts disjoint blocks of units (while ``1 / gate_keep``
+  contexts fit), so that what one context learnt is untouched by the others.
 - **Encoding vs consolidation (Hasselmo 2006).** High ACh favours encoding: the plasticity factor is
   ``1 + encoding_gain * a_t``; low ACh favours consolidation and retrieval: the consolidation factor
   (which scales serotonin's anchor) is ``1 - a_t``.
@@ -46,9 +51,18 @@ from torch import nn
 from .base import RunningStats, check_nonnegative, check_positive, check_rate
 from .output_attention import OutputAttention
 
+CELL_SEED = "cell"  # ``seed: cell``: the gates follow the run's seed (opt-in, see Acetylcholine)
+
 
 class Acetylcholine(nn.Module):
-    """Per-context expected uncertainty, NA's threshold, context gates and encoding drive."""
+    """Per-context expected uncertainty, NA's threshold, context gates and encoding drive.
+
+    ``seed`` draws the context gates (:meth:`gate`). The default, 0, gives every run the same
+    gates, whatever its seed (what the committed records ran). ``seed: cell`` takes the seed
+    torch was last seeded with (``torch.initial_seed()``): inside a leaderboard or case-study
+    cell, which is built under :func:`~avalanche_neuromod.determinism.deterministic` of the
+    cell's seed, that is the cell's seed, so the seeds of a suite vary the gates too.
+    """
 
     def __init__(
         self,
@@ -62,7 +76,9 @@ class Acetylcholine(nn.Module):
         output_rate: float = 0.05,
         output_eps: float = 1e-2,
         min_dwell: int = 0,
-        seed: int = 0,
+        seed: int | str = 0,
+        gate_layout: str = "random",
+        latent_cause: dict | None = None,
     ):
         super().__init__()
         self.stats_rate = check_rate("stats_rate", stats_rate)
@@ -74,7 +90,20 @@ class Acetylcholine(nn.Module):
         if isinstance(min_dwell, bool) or not isinstance(min_dwell, int) or min_dwell < 0:
             raise ValueError(f"min_dwell must be an integer >= 0, got {min_dwell!r}")
         self.min_dwell = min_dwell
-        self.seed = int(seed)
+        if isinstance(seed, str) and seed != CELL_SEED:
+            raise ValueError(f"seed must be an integer or {CELL_SEED}, got {seed!r}")
+        self.seed = int(torch.initial_seed() % 2**32 if seed == CELL_SEED else seed)
+        if gate_layout not in ("random", "disjoint"):
+            raise ValueError(f"gate_layout must be random or disjoint, got {gate_layout!r}")
+        self.gate_layout = gate_layout
+        if latent_cause is not None:
+            from .latent_cause import LatentCause
+
+            if not isinstance(latent_cause, dict):
+                raise ValueError("latent_cause must be a mapping of LatentCause parameters")
+            self.latent = LatentCause(**latent_cause)
+        else:
+            self.latent = None
         self.outputs = OutputAttention(rate=output_rate, eps=output_eps)
         self.stats = nn.ModuleDict()  # context id -> RunningStats
         self.register_buffer("level", torch.tensor(0.0))
@@ -141,6 +170,13 @@ class Acetylcholine(nn.Module):
         self.context.add_(1)
         return int(self.context)
 
+    def enter(self, context: int) -> int:
+        """Enter ``context`` (a known one, or a new one), as latent-cause inference decided."""
+        self.context.fill_(int(context))
+        if self.latent is not None:
+            self.latent.enter(int(context))
+        return int(self.context)
+
     def na_threshold(self, base_threshold: float) -> torch.Tensor:
         a = self.level
         return base_threshold * (1.0 + self.threshold_gain * a / (0.5 + a))
@@ -160,5 +196,10 @@ class Acetylcholine(nn.Module):
                                                   + units)
         keep = max(1, round(self.gate_keep * units))
         mask = torch.full((units,), 1.0 - self.gate_strength)
-        mask[torch.randperm(units, generator=generator)[:keep]] = 1.0
+        if self.gate_layout == "disjoint":  # block c of one permutation per (seed, units)
+            order = torch.randperm(units, generator=torch.Generator().manual_seed(
+                self.seed * 1_000_003 + units))
+            mask[order[(torch.arange(keep) + int(context) * keep) % units]] = 1.0
+        else:
+            mask[torch.randperm(units, generator=generator)[:keep]] = 1.0
         return mask.to(device if device is not None else self.level.device)

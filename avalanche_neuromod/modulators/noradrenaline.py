@@ -136,6 +136,13 @@ class Noradrenaline(nn.Module):
         deficit = (slow - fast) / max(abs(slow), self.utility_scale)
         self.tonic.fill_(min(max(deficit, 0.0), 1.0))
 
+    @torch.no_grad()
+    def resolve(self) -> None:
+        """The change is explained (acetylcholine re-entered a known context): the unexpected
+        uncertainty is gone, so the phasic level and its release end now."""
+        self.level.zero_()
+        self.release.zero_()
+
     def plasticity(self) -> torch.Tensor:
         return 1.0 + self.plasticity_gain * self.level
 

@@ -47,6 +47,7 @@ from ._glue import (
     readout_layers,
     reward_prediction_error,
 )
+from ._latent import infer_context
 from .base import ModulatorPlugin
 
 MODULATOR_CLASSES = {"dopamine": Dopamine, "noradrenaline": Noradrenaline,
@@ -57,7 +58,7 @@ OPTIONS = {
                       "dopamine_boost": 1.0},
     "acetylcholine": {"signal": "auto", "gating": True, "context": "auto", "outputs": "all",
                       "readout": "raw", "recall": "current"},
-    "serotonin": {"opponent": 0.5, "inhibition": True},
+    "serotonin": {"opponent": 0.5, "inhibition": True, "consolidate": "experience"},
 }
 CHOICES = {
     ("dopamine", "mode"): ("auto", "reward", "supervised"),
@@ -69,6 +70,7 @@ CHOICES = {
     ("acetylcholine", "outputs"): ("all", "attended"),
     ("acetylcholine", "readout"): ("raw", "precision"),
     ("acetylcholine", "recall"): ("current", "entropy"),
+    ("serotonin", "consolidate"): ("experience", "context"),
 }
 NA_EFFECT_TERMS = {"plasticity": ("plasticity", "NA/level"), "gain": ("gain", "NA/level"),
                    "exploration": ("temperature", "NA/explore"), "reset": ("reset", "NA/release")}
@@ -115,9 +117,16 @@ class NeuromodulationPlugin(ModulatorPlugin):
         ``readout`` (``precision``: at evaluation each output's evidence is standardised by its
         own running statistics); both act on single-head models only; ``recall`` (which
         context's gates read a test sample when contexts were inferred: the ``current`` one,
-        or per sample the known context whose prediction has the least ``entropy``).
+        or per sample the known context whose prediction has the least ``entropy``). With the
+        ``Acetylcholine`` parameter ``latent_cause`` (opt-in), NA's change signal (phasic
+        release, or a rise of tonic NA) starts a latent-cause test instead of advancing the
+        context: the known context or a new one that explains the trials is entered
+        (:mod:`~avalanche_neuromod.modulators.latent_cause`); no update is made while the test
+        runs, and the read-out's biases and the critic are kept per context.
     :param serotonin: parameters of ``Serotonin`` plus ``opponent`` (how much 5-HT damps DA's
-        plasticity) and ``inhibition`` (learnt No-Go bias in reward-driven strategies).
+        plasticity), ``inhibition`` (learnt No-Go bias in reward-driven strategies) and
+        ``consolidate`` (``experience``: at the end of each experience; ``context``: when
+        acetylcholine's latent-cause inference leaves a context, no experience boundary used).
     :param integration: learning variables declared as data (see
         :mod:`avalanche_neuromod.modulators.integration`); each declared variable replaces the
         default one implied by the modulators' parameters.
@@ -181,6 +190,8 @@ class NeuromodulationPlugin(ModulatorPlugin):
         self._step_losses: torch.Tensor | None = None
         self._param_cache: tuple | None = None
         self.recalled: torch.Tensor | None = None  # ACh's recalled context per sample (eval)
+        self._critics: dict[int, list[torch.Tensor]] = {}  # the critic of each context
+        self._tonic_high = False
 
     # ------------------------------------------------------------------ helpers
     def _get(self, name: str):
@@ -443,7 +454,14 @@ class NeuromodulationPlugin(ModulatorPlugin):
         if ach is not None:
             u = self._error_signal(strategy, self.options["acetylcholine"]["signal"])
             inferred = not self._task_mode and self.options["acetylcholine"]["context"] != "task"
-            if inferred and na is not None and float(na.release) > 0.5 and ach.may_switch():
+            signalled = na is not None and float(na.release) > 0.5 and ach.may_switch()
+            if inferred and ach.latent is not None and na is not None:
+                tonic = float(na.tonic) > ach.latent.tonic_trigger
+                signalled = signalled or (tonic and not self._tonic_high and ach.may_switch())
+                self._tonic_high = tonic  # a rise of tonic NA (utility fell) signals too
+                if ach.latent.deliberating or signalled:
+                    infer_context(self, strategy, ach, na, ht)
+            elif inferred and signalled:
                 ach.switch_context()
                 self._contexts = ach.context.reshape(())
             context = None if self._task_mode else int(ach.context)
@@ -506,6 +524,9 @@ class NeuromodulationPlugin(ModulatorPlugin):
         ht.add_penalty_grad(params, self.variables["consolidation"])
 
     def _update_factor(self) -> torch.Tensor | None:
+        ach = self._get("acetylcholine")
+        if ach is not None and ach.latent is not None and ach.latent.deliberating:
+            return 0.0  # while the cause of a change is uncertain, no context learns from it
         factor = None
         if self.integrator.spec["plasticity"].get("terms"):
             factor = self.variables["plasticity"]
@@ -554,7 +575,7 @@ class NeuromodulationPlugin(ModulatorPlugin):
 
     def after_training_exp(self, strategy, **kwargs):
         ht = self._get("serotonin")
-        if ht is not None:
+        if ht is not None and self.options["serotonin"]["consolidate"] == "experience":
             ht.consolidate(self._params(strategy))
 
     def after_training(self, strategy, **kwargs):

@@ -17,6 +17,7 @@ from .loading import (
     _presets,
     _select,
     _trials_per_rule,
+    rule_starts,
 )
 from .plots import band, line_style, nan_stack, plot_curves, plt, save
 
@@ -64,7 +65,7 @@ def plot_shifts(results: Results, *, setting: str, mode: str, path: str | Path) 
                     continue
                 tpr = _trials_per_rule(r)
                 acc = _moving_accuracy(r.get("correct") or [], window)
-                start = k * tpr
+                start = rule_starts(r)[k]
                 lo, hi = max(start - window, 0), min(start + tpr, acc.size)
                 seg = np.full(window + tpr, np.nan)
                 seg[lo - (start - window) : hi - (start - window)] = acc[lo:hi]
@@ -121,10 +122,8 @@ def plot_entropy(results: Results, *, setting: str, mode: str, path: str | Path)
             band(ax, x, m, label=preset, clip=(0, 1),
                  **line_style(presets.index(preset), marker=False))
     if runs:
-        tpr = _trials_per_rule(runs[0])
-        n_exp = max(_n_experiences(r) for r in runs)
-        for k in range(1, n_exp):
-            ax.axvline(k * tpr, color="k", lw=0.8, ls=":")
+        for start in rule_starts(runs[0])[1:]:  # the first seed's shifts when dwells vary
+            ax.axvline(start, color="k", lw=0.8, ls=":")
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("training trial")
     ax.set_ylabel("H(A | cue) [bits]")

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..leaderboard.store import read_records
+from .paired import PAIRED_NOTE, paired_lines
 from .stats import mean_ci
 
 TOLERANCE = 0.03  # a reproduced reference counts when its mean is within this of the target
@@ -165,6 +166,8 @@ def write_leaderboard(results: str | Path, out_dir: str | Path | None = None) ->
               "far, the forgetting of the earlier experiences that were learnt (accuracy ≥ "
               f"{_learnt():g} at some point; no point where none was) and how many were learnt "
               "(mean ± 95% CI bands over seeds).", ""]
+    if any(paired_lines(rows) for rows in summary.values()):
+        lines += [PAIRED_NOTE, ""]
     if any(r.get("status") == "diverged" for r in records):
         lines += ["A seed whose training diverged (too many non-finite updates in a row) is "
                   "counted beside its strategy, e.g. `mas (2/5 diverged)`, and left out of the "
@@ -188,6 +191,9 @@ def write_leaderboard(results: str | Path, out_dir: str | Path | None = None) ->
                 f"| {rank} | {row['strategy']} | {row['seeds']} | "
                 f"{_fmt(*row['final_accuracy'])} |{target} {_fmt(*row['forgetting'])} | "
                 f"{_fmt(*row['bwt'])} | {_fmt(*row['fwt'])} | {row['wall_time'][0]:.1f} |")
+        paired = paired_lines(rows)
+        if paired:
+            lines += ["", *paired]
         heat, curves = _heatmaps(bench, rows, out), _curves(bench, rows, out)
         lines += ["", f"![accuracy matrices]({heat.name})", "", f"![curves]({curves.name})", ""]
     path = out / "leaderboard.md"

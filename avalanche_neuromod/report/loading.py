@@ -7,6 +7,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Sequence
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,14 @@ def _trials_per_rule(run: dict[str, Any]) -> int:
         return int(t)
     n_exp = max(len(run.get("trials_to_criterion") or []), 1)
     return max(len(run.get("correct") or []) // n_exp, 1)
+
+
+def rule_starts(run: dict[str, Any]) -> list[int]:
+    """The first trial of each rule in ``correct``: multiples of ``trials_per_rule``, or the
+    cumulative ``dwells`` of a stream whose dwell varies (``dwell_jitter``)."""
+    if run.get("dwells"):
+        return list(accumulate([0, *run["dwells"][:-1]]))
+    return [k * _trials_per_rule(run) for k in range(_n_experiences(run))]
 
 
 def _n_experiences(run: dict[str, Any]) -> int:

@@ -239,6 +239,12 @@ def write_report(
         "table's forgetting and stream accuracy are Avalanche's end-of-stream values (see "
         "Columns)."
     )
+    from .savings import savings_section  # recurring-rule streams only (serial reversal)
+
+    section, figs = savings_section(results, out, lambda *p: fname(*p), window=window,
+                                    criterion=criterion, ebin=ebin)
+    lines.extend(section)
+    written.extend(figs)
     text = "\n".join(lines).rstrip() + "\n"
     report = out / "report.md"
     report.write_text(text, encoding="utf-8")
