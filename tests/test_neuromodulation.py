@@ -30,7 +30,7 @@ from avalanche_neuromod.plugins import (
     NoradrenalinePlugin,
     SerotoninPlugin,
 )
-from avalanche_neuromod.strategies import build_plugins, load_preset
+from avalanche_neuromod.strategies import NeuromodulatedStrategy, build_plugins, load_preset
 
 ACC = "Top1_Acc_Stream/eval_phase/test_stream"
 
@@ -357,3 +357,32 @@ def test_checkpoint_restores_modulator_state(cued):
         continued[label] = [p.detach().clone() for p in net.parameters()]
     for a, b in zip(continued["original"], continued["restored"]):
         assert torch.equal(a, b)
+
+
+def test_supervised_effects_replace_na_effects_in_supervised_mode_only(cued):
+    def params(**na):
+        plugin = NeuromodulationPlugin(noradrenaline=dict(threshold=1.5, **na))
+        strategy, _ = _train(cued, _mlp(cued), [plugin])
+        return torch.cat([p.detach().flatten() for p in strategy.model.parameters()])
+
+    only_signal = params(effects=["plasticity"], supervised_effects=[])
+    assert torch.equal(only_signal, params(effects=[]))  # supervised: as without NA's effects
+    assert not torch.equal(only_signal, params(effects=["plasticity"]))
+
+    def reward_params(**na):  # reward-driven: `effects` hold, `supervised_effects` is inert
+        torch.manual_seed(0)
+        model = _mlp(cued)
+        preset = {"modulators": {"noradrenaline": dict(threshold=1.5, **na)}}
+        strategy = NeuromodulatedStrategy(model=model, optimizer=torch.optim.SGD(
+            model.parameters(), lr=0.3), preset=preset, learning="reward", train_mb_size=8,
+            device="cpu", evaluator=EvaluationPlugin(loggers=[]))
+        torch.manual_seed(1)
+        for experience in cued.train_stream:
+            strategy.train(experience)
+        return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+    boosted = reward_params(effects=["plasticity"], supervised_effects=[])
+    assert torch.equal(boosted, reward_params(effects=["plasticity"]))
+    assert not torch.equal(boosted, reward_params(effects=[]))
+    with pytest.raises(ModulatorConfigError, match="supervised_effects: unknown effect"):
+        NeuromodulationPlugin(noradrenaline=dict(supervised_effects=["bogus"]))

@@ -56,6 +56,7 @@ def _a2c(stream, *, entropy_coef: float) -> Steps:
     steps = Steps()
     preset = load_preset("a2c")
     preset["learner"]["entropy_coef"] = entropy_coef
+    preset["learner"]["inverse_temperature"] = 1.0  # the mechanism at beta 1, whatever was selected
     strategy = NeuromodulatedStrategy(model=model, optimizer=torch.optim.SGD(model.parameters(),
                                                                              lr=0.3),
                                       preset=preset, learning="reward", train_mb_size=8,
@@ -137,11 +138,13 @@ def test_q_egreedy_preset_explores_with_its_epsilon() -> None:
                                       optimizer=torch.optim.SGD(model.parameters(), lr=0.01),
                                       train_mb_size=8, device="cpu", plugins=[steps],
                                       evaluator=_evaluator())
-    assert strategy.rule == "q-learning" and strategy.epsilon == 0.05
-    assert strategy.optimizer.param_groups[0]["lr"] == 0.3
+    learner = load_preset("q-egreedy")["learner"]
+    eps = learner["epsilon"]
+    assert strategy.rule == "q-learning" and strategy.epsilon == eps
+    assert strategy.optimizer.param_groups[0]["lr"] == learner["actor_lr"]
     strategy.train(stream.train_stream[0])
     # the epsilon-greedy policy: 1 - eps + eps/2 on the greedy action, eps/2 on the other
-    p = torch.tensor([0.975, 0.025])
+    p = torch.tensor([1.0 - eps / 2, eps / 2])
     assert steps.entropy and all(abs(h - float(-(p * p.log()).sum())) < 1e-5
                                  for h in steps.entropy)
 

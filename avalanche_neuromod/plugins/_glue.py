@@ -1,4 +1,4 @@
-"""Glue shared by the plugins: update gating, gain hooks, reading signals off a strategy.
+"""Glue shared by the plugins: update gating, layer lookup, reading signals off a strategy.
 
 None of this is neuromodulation by itself; it is how a modulator's factor reaches an arbitrary
 Avalanche strategy, torch model and optimizer.
@@ -64,39 +64,6 @@ def hidden_layers(model: nn.Module) -> list[nn.Module]:
     if not head_names and layers:
         layers = layers[:-1]
     return [m for _, m in layers]
-
-
-class GainHooks:
-    """Multiply the output of hidden layers by a gain ``g`` while the model trains.
-
-    ``z = (W x + b) * g`` (adaptive gain, Aston-Jones & Cohen 2005; NGM-SGD applies it per unit).
-    ``g`` is a tensor that the owner updates in place; hooks are removed with :meth:`remove`.
-    """
-
-    def __init__(self) -> None:
-        self.gain: torch.Tensor | None = None
-        self._handles: list = []
-        self._model: nn.Module | None = None
-
-    def attach(self, model: nn.Module, gain: torch.Tensor) -> None:
-        if self._model is model:
-            self.gain = gain
-            return
-        self.remove()
-        self.gain = gain
-        self._model = model
-        for layer in hidden_layers(model):
-            self._handles.append(layer.register_forward_hook(self._hook))
-
-    def _hook(self, module: nn.Module, inputs, output):
-        if module.training and self.gain is not None:
-            return output * self.gain.to(output.device, output.dtype)
-        return output
-
-    def remove(self) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._handles, self._model = [], None
 
 
 def is_reward_driven(strategy) -> bool:

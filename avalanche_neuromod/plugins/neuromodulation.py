@@ -25,90 +25,48 @@ after_training_exp  5-HT consolidates (importance, anchor)
 
 The single-modulator plugins (:class:`DopaminePlugin`, :class:`NoradrenalinePlugin`,
 :class:`AcetylcholinePlugin`, :class:`SerotoninPlugin`) are this plugin with one modulator.
+
+The options are parsed in :mod:`.options`, the hidden-unit gain and context gates live in
+:mod:`._gating`, what the plugin reads each step in :mod:`._readings` and latent-cause
+inference in :mod:`._latent`; this module is the hook table.
 """
 
 from __future__ import annotations
 
-import copy
-
 import torch
-from avalanche.models.utils import avalanche_forward
 from torch import nn
 
-from ..modulators import Acetylcholine, Dopamine, Noradrenaline, Serotonin
-from ..modulators.integration import IntegrationError, Integrator, default_integration
-from ._glue import (
-    UpdateGate,
-    hidden_layers,
-    is_reward_driven,
-    loss_normaliser,
-    output_entropy,
-    per_sample_loss,
-    readout_layers,
-    reward_prediction_error,
-)
+from ..modulators import Dopamine
+from ..modulators.integration import Integrator
+from ._gating import ContextGating
+from ._glue import UpdateGate, is_reward_driven, loss_normaliser, per_sample_loss, readout_layers
 from ._latent import infer_context
+from ._readings import StepReadings
 from .base import ModulatorPlugin
+from .options import (  # noqa: F401  (re-exported: the plugin's options, stated in .options)
+    CHOICES,
+    EFFECTS,
+    MODULATOR_CLASSES,
+    NA_EFFECT_TERMS,
+    OPTIONS,
+    SIGNALS,
+    ModulatorConfigError,
+    build_integrator,
+    build_modulators,
+    declared_integration,
+)
 
-MODULATOR_CLASSES = {"dopamine": Dopamine, "noradrenaline": Noradrenaline,
-                     "acetylcholine": Acetylcholine, "serotonin": Serotonin}
-OPTIONS = {
-    "dopamine": {"mode": "auto", "reward": "correct", "scope": "sample"},
-    "noradrenaline": {"signal": "auto", "effects": ("plasticity", "gain", "exploration", "reset"),
-                      "dopamine_boost": 1.0},
-    "acetylcholine": {"signal": "auto", "gating": True, "context": "auto", "outputs": "all",
-                      "readout": "raw", "recall": "current"},
-    "serotonin": {"opponent": 0.5, "inhibition": True, "consolidate": "experience"},
-}
-CHOICES = {
-    ("dopamine", "mode"): ("auto", "reward", "supervised"),
-    ("dopamine", "reward"): ("correct", "loss"),
-    ("dopamine", "scope"): ("sample", "step"),
-    ("noradrenaline", "signal"): ("auto", "rpe", "loss", "entropy"),
-    ("acetylcholine", "signal"): ("auto", "rpe", "loss", "entropy"),
-    ("acetylcholine", "context"): ("auto", "task", "inferred"),
-    ("acetylcholine", "outputs"): ("all", "attended"),
-    ("acetylcholine", "readout"): ("raw", "precision"),
-    ("acetylcholine", "recall"): ("current", "entropy"),
-    ("serotonin", "consolidate"): ("experience", "context"),
-}
-NA_EFFECT_TERMS = {"plasticity": ("plasticity", "NA/level"), "gain": ("gain", "NA/level"),
-                   "exploration": ("temperature", "NA/explore"), "reset": ("reset", "NA/release")}
-EFFECTS = tuple(NA_EFFECT_TERMS)
-SIGNALS = ("auto", "rpe", "loss", "entropy")
 GO_ACTION = 1
 
 
-class ModulatorConfigError(ValueError):
-    """A modulator name, option or parameter is invalid (the message names it)."""
-
-
-def _split_options(name: str, params: dict) -> tuple[dict, dict]:
-    params = dict(params or {})
-    options = dict(OPTIONS[name])
-    for key in list(params):
-        if key in options:
-            options[key] = params.pop(key)
-    for (mod, key), allowed in CHOICES.items():
-        if mod == name and options[key] not in allowed:
-            raise ModulatorConfigError(f"{key} must be one of {', '.join(allowed)}, got "
-                                       f"{options[key]!r}")
-    if name == "noradrenaline":
-        options["effects"] = tuple(options["effects"])
-        unknown = set(options["effects"]) - set(EFFECTS)
-        if unknown:
-            raise ModulatorConfigError(f"effects: unknown effect(s) {sorted(unknown)}; choose "
-                                       f"from {', '.join(EFFECTS)}")
-    return options, params
-
-
-class NeuromodulationPlugin(ModulatorPlugin):
+class NeuromodulationPlugin(ContextGating, StepReadings, ModulatorPlugin):
     """Many-to-one neuromodulation for any Avalanche strategy and any torch model.
 
     :param dopamine: parameters of :class:`~avalanche_neuromod.modulators.Dopamine` plus the
         options ``mode``, ``reward``, ``scope``; ``None`` leaves dopamine out.
     :param noradrenaline: parameters of ``Noradrenaline`` plus ``signal``, ``effects``,
-        ``dopamine_boost`` (how much NA scales DA's plasticity gain).
+        ``supervised_effects`` (the effects in supervised mode where they differ; ``[]``: NA
+        only signals changes) and ``dopamine_boost`` (how much NA scales DA's plasticity gain).
     :param acetylcholine: parameters of ``Acetylcholine`` plus ``signal``, ``gating`` (context
         gates on hidden units) and ``context`` (``task`` labels, ``inferred`` from NA's change
         detections, or ``auto``: task labels once a non-zero one is seen), ``outputs``
@@ -145,37 +103,18 @@ class NeuromodulationPlugin(ModulatorPlugin):
         super().__init__(record_every=record_every)
         given = {"dopamine": dopamine, "noradrenaline": noradrenaline,
                  "acetylcholine": acetylcholine, "serotonin": serotonin}
-        self.options: dict[str, dict] = {}
+        self.options, modulators, raw = build_modulators(given)
         self.modulators = nn.ModuleDict()
-        raw = {}
-        for name, params in given.items():
-            if params is None:
-                continue
-            if not isinstance(params, dict):
-                raise ModulatorConfigError(f"{name}: must be a mapping of parameters")
-            try:
-                options, kwargs = _split_options(name, params)
-                self.modulators[name] = MODULATOR_CLASSES[name](**kwargs)
-            except TypeError as err:
-                message = str(err).split("got an ", 1)[-1]
-                raise ModulatorConfigError(f"{name}: {message}") from None
-            except ValueError as err:
-                raise ModulatorConfigError(f"{name}.{err}") from None
-            self.options[name] = options
-            raw[name] = {**params, **options}
-        spec = default_integration(raw)
-        if "noradrenaline" in self.options:
-            for effect, (variable, signal) in NA_EFFECT_TERMS.items():
-                if effect not in self.options["noradrenaline"]["effects"]:
-                    spec[variable]["terms"].pop(signal, None)
-        try:
-            declared = Integrator(integration or {}).spec
-        except IntegrationError as err:
-            raise ModulatorConfigError(str(err)) from None
-        spec.update(copy.deepcopy(declared))
-        self.integrator = Integrator(spec)
+        for name, modulator in modulators.items():
+            self.modulators[name] = modulator
+        declared = declared_integration(integration)
+        na_options = self.options.get("noradrenaline", {})
+        self.integrator = build_integrator(raw, na_options.get("effects"), declared)
+        # NA's effects in supervised mode, where they differ (None: the same as ``effects``)
+        self._supervised_integrator = None if na_options.get("supervised_effects") is None \
+            else build_integrator(raw, na_options["supervised_effects"], declared)
+        self._supervised = False  # the mode of the last step (set in before_forward)
         self.variables: dict[str, float] = self.integrator.evaluate_floats({})
-        self.threshold: float | None = None  # external override of NA's threshold
         self.delta: torch.Tensor | None = None  # DA's per-trial RPE of the last step
         self.plasticity: torch.Tensor | None = None  # DA's per-sample (or step) factor
         self._gate = UpdateGate()
@@ -205,136 +144,6 @@ class NeuromodulationPlugin(ModulatorPlugin):
                                  "modulators[name]")
         return next(iter(self.modulators.values()))
 
-    def _signal_tensors(self) -> dict[str, torch.Tensor]:
-        out = {}
-        da, na = self._get("dopamine"), self._get("noradrenaline")
-        ach, ht = self._get("acetylcholine"), self._get("serotonin")
-        if da is not None:
-            m = self.plasticity.mean() if self.plasticity is not None else torch.tensor(1.0)
-            out.update({"DA/rpe": da.phasic, "DA/expectation": da.expectation,
-                        "DA/tonic": da.tonic, "DA/plasticity": m})
-        if na is not None:
-            out.update({"NA/level": na.level, "NA/surprise": na.surprise, "NA/tonic": na.tonic,
-                        "NA/plasticity": na.plasticity(), "NA/temperature": na.temperature()})
-        if ach is not None:
-            out.update({"ACh/level": ach.level, "ACh/context": ach.context.float()})
-        if ht is not None:
-            out.update({"5HT/level": ht.level, "5HT/inhibition": ht.inhibition})
-        if len(self.modulators) > 1:
-            out.update({f"NM/{k}": torch.tensor(v) for k, v in self.variables.items()
-                        if self.integrator.spec[k].get("terms")})
-        return out
-
-    def _modulator_signals(self) -> dict[str, float]:
-        """The signals the integration reads (names of integration.SIGNALS), as floats."""
-        s = {}
-        da, na = self._get("dopamine"), self._get("noradrenaline")
-        ach, ht = self._get("acetylcholine"), self._get("serotonin")
-        if da is not None:
-            s["DA/rpe"], s["DA/tonic"] = float(da.phasic), float(da.tonic)
-            s["DA/abs_rpe"] = abs(s["DA/rpe"])
-        if na is not None:
-            level, tonic = float(na.level), float(na.tonic)
-            s.update({"NA/level": level, "NA/release": float(na.release), "NA/tonic": tonic,
-                      "NA/explore": max(level, tonic)})
-        if ach is not None:
-            a = float(ach.level)
-            s["ACh/level"], s["ACh/switch"] = a, a / (0.5 + a)
-        if ht is not None:
-            s["5HT/level"] = float(ht.level)
-        return s
-
-    def _losses(self, strategy) -> torch.Tensor:
-        """Per-sample losses of this step, computed once (detached) for every modulator."""
-        if self._step_losses is None:
-            with torch.no_grad():
-                self._step_losses = per_sample_loss(strategy)
-        return self._step_losses
-
-    def _error_signal(self, strategy, kind: str) -> torch.Tensor:
-        if kind == "auto":
-            kind = "rpe" if is_reward_driven(strategy) else "loss"
-        if kind == "rpe":
-            return reward_prediction_error(strategy).abs().mean()
-        if kind == "entropy":
-            return output_entropy(strategy.mb_output).mean()
-        return self._losses(strategy).mean()
-
-    @staticmethod
-    def _utility(strategy) -> torch.Tensor:
-        if is_reward_driven(strategy):
-            return strategy.mb_reward.detach().float().mean()
-        with torch.no_grad():
-            return (strategy.mb_output.argmax(-1) == strategy.mb_y).float().mean()
-
-    def _params(self, strategy) -> list[torch.Tensor]:
-        model = strategy.model
-        cached = self._param_cache
-        if cached is None or cached[0] is not model or cached[1] != len(cached[2]) or \
-                not cached[2]:
-            params = [p for p in model.parameters() if p.requires_grad]
-            self._param_cache = cached = (model, len(params), params)
-        return cached[2]
-
-    # ------------------------------------------------------------- forward hooks
-    def _uses_hidden_hooks(self) -> bool:
-        gain_terms = self.integrator.spec.get("gain", {}).get("terms")
-        ach = self.options.get("acetylcholine")
-        return bool(gain_terms) or bool(ach and ach["gating"])
-
-    def _attach(self, model: nn.Module) -> None:
-        if self._hooked is model:
-            return
-        self._detach()
-        self._hooked = model
-        for layer in hidden_layers(model):
-            self._handles.append(layer.register_forward_hook(self._hidden_hook))
-
-    def _detach(self) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._handles, self._hooked = [], None
-
-    def _context_mask(self, units: int, device) -> torch.Tensor | None:
-        ach = self._get("acetylcholine")
-        if ach is None or not self.options["acetylcholine"]["gating"] or self._contexts is None:
-            return None
-        contexts = self._contexts
-        if contexts.dim() == 0 or contexts.numel() == 1:
-            key = (units, int(contexts.reshape(-1)[0]))
-            if key not in self._mask_cache:
-                self._mask_cache[key] = ach.gate(key[1], units, device=device)
-            return self._mask_cache[key]
-        unique = contexts.unique()
-        masks = []
-        for c in unique.tolist():
-            key = (units, int(c))
-            if key not in self._mask_cache:
-                self._mask_cache[key] = ach.gate(int(c), units, device=device)
-            masks.append(self._mask_cache[key].to(device))
-        if len(masks) == 1:
-            return masks[0]
-        table = torch.stack(masks)  # [n_unique, units]
-        index = torch.searchsorted(unique.to(device), contexts.to(device))
-        return table[index]  # [B, units]
-
-    def _hidden_hook(self, module: nn.Module, inputs, output):
-        if not isinstance(output, torch.Tensor):
-            return output
-        factor = None
-        if module.training and self.integrator.spec.get("gain", {}).get("terms"):
-            factor = self._gain.to(output.device, output.dtype)
-        mask = self._context_mask(output.shape[1], output.device) if output.dim() > 1 else None
-        if mask is not None and mask.dim() == 2 and mask.shape[0] != output.shape[0]:
-            mask = None  # a multi-head model split the batch by task: no per-sample gates here
-        if mask is not None:
-            mask = mask.to(output.dtype)
-            shape = [mask.shape[0] if mask.dim() == 2 else 1, output.shape[1]] + \
-                [1] * (output.dim() - 2)
-            mask = mask.reshape(shape)
-            factor = mask if factor is None else factor * mask
-        return output if factor is None else output * factor
-
     # -------------------------------------------------------------------- hooks
     def before_training_exp(self, strategy, **kwargs):
         self._param_cache = None  # the model may have grown (multi-head) or been replaced
@@ -357,28 +166,22 @@ class NeuromodulationPlugin(ModulatorPlugin):
         if self._uses_hidden_hooks():
             self._attach(strategy.model)
 
-    def _set_contexts(self, strategy) -> None:
-        ach = self._get("acetylcholine")
-        if ach is None:
-            return
-        mode = self.options["acetylcholine"]["context"]
-        task = getattr(strategy, "mbatch", None) is not None and len(strategy.mbatch) >= 3
-        task_ids = strategy.mb_task_id if task else None
-        if mode == "auto" and task_ids is not None and bool((task_ids != 0).any()):
-            self._task_mode = True
-        if (mode == "task" or (mode == "auto" and self._task_mode)) and task_ids is not None:
-            self._contexts = task_ids.long()
-        else:
-            self._contexts = ach.context.reshape(())
+    @property
+    def _active(self) -> Integrator:
+        """The integration of this step's mode (``supervised_effects`` of NA, if given)."""
+        if self._supervised and self._supervised_integrator is not None:
+            return self._supervised_integrator
+        return self.integrator
 
     def _refresh(self) -> dict[str, float]:
-        self.variables = self.integrator.evaluate_floats(self._modulator_signals())
+        self.variables = self._active.evaluate_floats(self._modulator_signals())
         return self.variables
 
     def before_forward(self, strategy, **kwargs):
+        self._supervised = not is_reward_capable(strategy)
         v = self._refresh()
         self._gain.fill_(v["gain"])
-        if self.integrator.spec["temperature"].get("terms") and hasattr(strategy, "temperature"):
+        if self._active.spec["temperature"].get("terms") and hasattr(strategy, "temperature"):
             strategy.temperature = v["temperature"]
         self._set_contexts(strategy)
         ht = self._get("serotonin")
@@ -391,40 +194,6 @@ class NeuromodulationPlugin(ModulatorPlugin):
     def before_eval_forward(self, strategy, **kwargs):
         self.recalled = None
         self._set_contexts(strategy)
-
-    def _output_attention(self) -> tuple[bool, bool]:
-        """(mask in training, precision read-out in evaluation), single-head models only."""
-        options = self.options.get("acetylcholine")
-        if options is None or self._task_mode:
-            return False, False
-        return options["outputs"] == "attended", options["readout"] == "precision"
-
-    def _recalling(self) -> bool:
-        options = self.options.get("acetylcholine")
-        return bool(options and options["gating"] and options["recall"] == "entropy"
-                    and options["context"] != "task" and not self._task_mode)
-
-    @torch.no_grad()
-    def _recall_contexts(self, strategy) -> None:
-        """Read each sample through the known context whose prediction is least uncertain."""
-        ach = self._get("acetylcholine")
-        known = ach.known_contexts()
-        if len(known) < 2 or strategy.mb_output.dim() != 2:
-            return
-        current = int(self._contexts.reshape(-1)[0]) if self._contexts is not None else None
-        outputs = []
-        for context in known:
-            if context == current:
-                outputs.append(strategy.mb_output)
-                continue
-            self._contexts = torch.tensor(context)
-            outputs.append(avalanche_forward(strategy.model, strategy.mb_x, strategy.mb_task_id))
-        logits = torch.stack(outputs)  # [K, B, C]
-        index = ach.recall(logits)
-        self._contexts = torch.tensor(known, device=index.device)[index]
-        self.recalled = self._contexts
-        strategy.mb_output = logits[index, torch.arange(logits.shape[1], device=index.device)]
-
     def after_eval_forward(self, strategy, **kwargs):
         if self._recalling():
             self._recall_contexts(strategy)
@@ -448,8 +217,7 @@ class NeuromodulationPlugin(ModulatorPlugin):
             self._dopamine_step(strategy, da, ht)
         if na is not None:
             u = self._error_signal(strategy, self.options["noradrenaline"]["signal"])
-            theta = self.threshold if self.threshold is not None else na.threshold
-            theta = theta * self.variables["na_threshold"]
+            theta = na.threshold * self.variables["na_threshold"]
             na.observe(u, utility=self._utility(strategy), threshold=theta)
         if ach is not None:
             u = self._error_signal(strategy, self.options["acetylcholine"]["signal"])
@@ -528,7 +296,7 @@ class NeuromodulationPlugin(ModulatorPlugin):
         if ach is not None and ach.latent is not None and ach.latent.deliberating:
             return 0.0  # while the cause of a change is uncertain, no context learns from it
         factor = None
-        if self.integrator.spec["plasticity"].get("terms"):
+        if self._active.spec["plasticity"].get("terms"):
             factor = self.variables["plasticity"]
         if self.plasticity is not None and self.options["dopamine"]["scope"] == "step":
             factor = self.plasticity if factor is None else factor * self.plasticity
@@ -565,7 +333,7 @@ class NeuromodulationPlugin(ModulatorPlugin):
         elif factor is not None:
             self._gate.apply(factor)
         na = self._get("noradrenaline")
-        if (na is not None and self.integrator.spec["reset"].get("terms")
+        if (na is not None and self._active.spec["reset"].get("terms")
                 and float(na.release) > 0.01):
             shrink = self.variables["reset"]
             with torch.no_grad():
@@ -579,7 +347,7 @@ class NeuromodulationPlugin(ModulatorPlugin):
             ht.consolidate(self._params(strategy))
 
     def after_training(self, strategy, **kwargs):
-        if self.integrator.spec["temperature"].get("terms") and hasattr(strategy, "temperature"):
+        if self._active.spec["temperature"].get("terms") and hasattr(strategy, "temperature"):
             strategy.temperature = 1.0
         self._gain.fill_(1.0)
 

@@ -1,0 +1,131 @@
+"""Hidden-unit gain and context gates of :class:`~.neuromodulation.NeuromodulationPlugin`.
+
+Forward hooks on the hidden layers (:func:`~._glue.hidden_layers`) multiply each unit's output
+by NA's global gain while the model trains, ``z = (W x + b) * g`` (adaptive gain, Aston-Jones &
+Cohen 2005), and by acetylcholine's gate of the active context, ``z * g_c`` (context-dependent
+gating, Masse et al. 2018), per sample where the contexts are task labels. At evaluation, with
+``recall: entropy``, each test sample is read through the known context whose prediction is the
+least uncertain. Which context is active is set at every forward pass from the task labels or
+acetylcholine's inferred context (``context`` option).
+"""
+
+from __future__ import annotations
+
+import torch
+from avalanche.models.utils import avalanche_forward
+from torch import nn
+
+from ._glue import hidden_layers
+
+
+class ContextGating:
+    """Mixin of the plugin: the gain/gate hooks and the context they read.
+
+    Uses the plugin's ``options``, ``_get``, ``_active`` (integration of this step), ``_gain``,
+    ``_contexts``, ``_task_mode``, ``_mask_cache``, ``_hooked``, ``_handles`` and ``recalled``.
+    """
+
+    def _uses_hidden_hooks(self) -> bool:
+        gain_terms = self._active.spec.get("gain", {}).get("terms")
+        ach = self.options.get("acetylcholine")
+        return bool(gain_terms) or bool(ach and ach["gating"])
+
+    def _attach(self, model: nn.Module) -> None:
+        if self._hooked is model:
+            return
+        self._detach()
+        self._hooked = model
+        for layer in hidden_layers(model):
+            self._handles.append(layer.register_forward_hook(self._hidden_hook))
+
+    def _detach(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles, self._hooked = [], None
+
+    def _context_mask(self, units: int, device) -> torch.Tensor | None:
+        ach = self._get("acetylcholine")
+        if ach is None or not self.options["acetylcholine"]["gating"] or self._contexts is None:
+            return None
+        contexts = self._contexts
+        if contexts.dim() == 0 or contexts.numel() == 1:
+            key = (units, int(contexts.reshape(-1)[0]))
+            if key not in self._mask_cache:
+                self._mask_cache[key] = ach.gate(key[1], units, device=device)
+            return self._mask_cache[key]
+        unique = contexts.unique()
+        masks = []
+        for c in unique.tolist():
+            key = (units, int(c))
+            if key not in self._mask_cache:
+                self._mask_cache[key] = ach.gate(int(c), units, device=device)
+            masks.append(self._mask_cache[key].to(device))
+        if len(masks) == 1:
+            return masks[0]
+        table = torch.stack(masks)  # [n_unique, units]
+        index = torch.searchsorted(unique.to(device), contexts.to(device))
+        return table[index]  # [B, units]
+
+    def _hidden_hook(self, module: nn.Module, inputs, output):
+        if not isinstance(output, torch.Tensor):
+            return output
+        factor = None
+        if module.training and self._active.spec.get("gain", {}).get("terms"):
+            factor = self._gain.to(output.device, output.dtype)
+        mask = self._context_mask(output.shape[1], output.device) if output.dim() > 1 else None
+        if mask is not None and mask.dim() == 2 and mask.shape[0] != output.shape[0]:
+            mask = None  # a multi-head model split the batch by task: no per-sample gates here
+        if mask is not None:
+            mask = mask.to(output.dtype)
+            shape = [mask.shape[0] if mask.dim() == 2 else 1, output.shape[1]] + \
+                [1] * (output.dim() - 2)
+            mask = mask.reshape(shape)
+            factor = mask if factor is None else factor * mask
+        return output if factor is None else output * factor
+
+    def _set_contexts(self, strategy) -> None:
+        ach = self._get("acetylcholine")
+        if ach is None:
+            return
+        mode = self.options["acetylcholine"]["context"]
+        task = getattr(strategy, "mbatch", None) is not None and len(strategy.mbatch) >= 3
+        task_ids = strategy.mb_task_id if task else None
+        if mode == "auto" and task_ids is not None and bool((task_ids != 0).any()):
+            self._task_mode = True
+        if (mode == "task" or (mode == "auto" and self._task_mode)) and task_ids is not None:
+            self._contexts = task_ids.long()
+        else:
+            self._contexts = ach.context.reshape(())
+
+    def _output_attention(self) -> tuple[bool, bool]:
+        """(mask in training, precision read-out in evaluation), single-head models only."""
+        options = self.options.get("acetylcholine")
+        if options is None or self._task_mode:
+            return False, False
+        return options["outputs"] == "attended", options["readout"] == "precision"
+
+    def _recalling(self) -> bool:
+        options = self.options.get("acetylcholine")
+        return bool(options and options["gating"] and options["recall"] == "entropy"
+                    and options["context"] != "task" and not self._task_mode)
+
+    @torch.no_grad()
+    def _recall_contexts(self, strategy) -> None:
+        """Read each sample through the known context whose prediction is least uncertain."""
+        ach = self._get("acetylcholine")
+        known = ach.known_contexts()
+        if len(known) < 2 or strategy.mb_output.dim() != 2:
+            return
+        current = int(self._contexts.reshape(-1)[0]) if self._contexts is not None else None
+        outputs = []
+        for context in known:
+            if context == current:
+                outputs.append(strategy.mb_output)
+                continue
+            self._contexts = torch.tensor(context)
+            outputs.append(avalanche_forward(strategy.model, strategy.mb_x, strategy.mb_task_id))
+        logits = torch.stack(outputs)  # [K, B, C]
+        index = ach.recall(logits)
+        self._contexts = torch.tensor(known, device=index.device)[index]
+        self.recalled = self._contexts
+        strategy.mb_output = logits[index, torch.arange(logits.shape[1], device=index.device)]
