@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from ..metrics.savings import entropy_around_changes
 from .loading import _order, _runs
@@ -57,9 +58,20 @@ def occurrence_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def _finish(fig, ax, path: Path, *, xlabel: str, ylabel: str, title: str) -> Path:
+    """Labels, grid and the legend outside the data (as every figure of the report), then save."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=11)
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        fig.legend(frameon=False, loc="outside right upper", fontsize=8)
+    return save(fig, path)
+
+
 def plot_occurrences(runs: list[dict[str, Any]], setting: str, path: Path) -> Path:
     """Re-acquisition at each occurrence of a rule: median over seeds, 25-75% band."""
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    fig, ax = plt.subplots(figsize=(7.6, 3.8), layout="constrained")
     presets = list(_order(r["preset"] for r in runs if r["setting"] == setting))
     for i, preset in enumerate(presets):
         per_seed = []
@@ -79,18 +91,16 @@ def plot_occurrences(runs: list[dict[str, Any]], setting: str, path: Path) -> Pa
             ax.fill_between(x, np.nanpercentile(m, 25, axis=0), np.nanpercentile(m, 75, axis=0),
                             color=style["color"], alpha=0.2)
     ax.set_yscale("symlog", linthresh=10)
-    ax.set_xlabel("occurrence of the rule")
-    ax.set_ylabel("re-acquisition [trials]")
-    ax.set_title(f"Re-acquisition per occurrence \u2014 {setting}", fontsize=11)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return save(fig, path)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # occurrences are counts
+    return _finish(fig, ax, path, xlabel="occurrence of the rule",
+                   ylabel="re-acquisition [trials]",
+                   title=f"Re-acquisition per occurrence \u2014 {setting}")
 
 
 def plot_entropy_changes(runs: list[dict[str, Any]], setting: str, path: Path, *, ebin: int,
                          before: int = 2, after: int = 8) -> Path:
     """H(A|cue) in bins of ``ebin`` trials around each change (mean over changes and seeds)."""
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    fig, ax = plt.subplots(figsize=(7.6, 3.8), layout="constrained")
     presets = list(_order(r["preset"] for r in runs if r["setting"] == setting))
     for i, preset in enumerate(presets):
         rows = []
@@ -104,12 +114,9 @@ def plot_entropy_changes(runs: list[dict[str, Any]], setting: str, path: Path, *
             band(ax, x, nan_stack(rows), label=preset, clip=(0, 1),
                  **line_style(i, marker=False))
     ax.axvline(0, color="k", lw=0.8, ls=":")
-    ax.set_xlabel("trials from the change (bin end)")
-    ax.set_ylabel("H(A | cue) [bits]")
-    ax.set_title(f"Action entropy around each change \u2014 {setting}", fontsize=11)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return save(fig, path)
+    return _finish(fig, ax, path, xlabel="trials from the change (bin end)",
+                   ylabel="H(A | cue) [bits]",
+                   title=f"Action entropy around each change \u2014 {setting}")
 
 
 def savings_section(results: dict, out: Path, fname, *, window: int, criterion: float,
