@@ -270,13 +270,27 @@ def _run_cell(cell: SuiteCell, *, device, wandb_options, command, checkpoint_dir
         }
         if is_joint(cell.preset):  # one training phase: no forgetting or transfer to speak of
             record.update(forgetting=None, bwt=None, fwt=None)
+        inferred = inferred_situation(strategy)
+        if inferred is not None:  # what the adaptive default inferred (plugins/_adaptive.py)
+            record["inferred"] = inferred
         for logger in loggers:
             logger.log_summary({k: record[k] for k in ("final_accuracy", "forgetting", "bwt",
-                                                       "fwt", "wall_time")})
+                                                       "fwt", "wall_time")}
+                               | {f"inferred/{k}": v for k, v in (inferred or {}).items()})
     finally:
         for logger in loggers:
             logger.close()
     return record
+
+
+def inferred_situation(strategy) -> dict | None:
+    """What the adaptive options of the strategy's neuromodulation plugin inferred, or ``None``
+    when no plugin leaves an option to the situation."""
+    for plugin in strategy.plugins:
+        adaptive = getattr(plugin, "_adaptive", None)
+        if callable(adaptive) and adaptive():
+            return plugin.inferred()
+    return None
 
 
 def remove_checkpoint(checkpoint_dir: str | Path, cell: SuiteCell, *,

@@ -37,7 +37,8 @@ uncertainty: the known unreliability of predictions inside a context (Yu & Dayan
   advancing to a new context, ACh asks which known context (or a new one) explains the trials just
   seen (:class:`~.latent_cause.LatentCause`, Gershman, Blei & Niv 2010) and enters it.
   ``gate_layout: disjoint`` gives contexts disjoint blocks of units (while ``1 / gate_keep``
-  contexts fit), so that what one context learnt is untouched by the others.
+  contexts fit), so that what one context learnt is untouched by the others. ``gate_decay``
+  shrinks the share of each new context, ``keep_c = gate_keep * (1 + c) ** -gate_decay``.
 - **Encoding vs consolidation (Hasselmo 2006).** High ACh favours encoding: the plasticity factor is
   ``1 + encoding_gain * a_t``; low ACh favours consolidation and retrieval: the consolidation factor
   (which scales serotonin's anchor) is ``1 - a_t``.
@@ -78,6 +79,7 @@ class Acetylcholine(nn.Module):
         min_dwell: int = 0,
         seed: int | str = 0,
         gate_layout: str = "random",
+        gate_decay: float = 0.0,
         latent_cause: dict | None = None,
     ):
         super().__init__()
@@ -92,10 +94,13 @@ class Acetylcholine(nn.Module):
         self.min_dwell = min_dwell
         if isinstance(seed, str) and seed != CELL_SEED:
             raise ValueError(f"seed must be an integer or {CELL_SEED}, got {seed!r}")
-        self.seed = int(torch.initial_seed() % 2**32 if seed == CELL_SEED else seed)
+        # a buffer: a checkpoint restores the gates of a run whose seed was drawn (``cell``)
+        self.register_buffer("gate_seed", torch.tensor(
+            int(torch.initial_seed() % 2**32 if seed == CELL_SEED else seed), dtype=torch.long))
         if gate_layout not in ("random", "disjoint"):
             raise ValueError(f"gate_layout must be random or disjoint, got {gate_layout!r}")
         self.gate_layout = gate_layout
+        self.gate_decay = check_nonnegative("gate_decay", gate_decay)
         if latent_cause is not None:
             from .latent_cause import LatentCause
 
@@ -108,6 +113,11 @@ class Acetylcholine(nn.Module):
         self.stats = nn.ModuleDict()  # context id -> RunningStats
         self.register_buffer("level", torch.tensor(0.0))
         self.register_buffer("context", torch.tensor(0, dtype=torch.long))
+
+    @property
+    def seed(self) -> int:
+        """The seed the context gates are drawn from (:meth:`gate`)."""
+        return int(self.gate_seed)
 
     def _context_stats(self, context: int) -> RunningStats:
         key = str(int(context))
@@ -130,6 +140,7 @@ class Acetylcholine(nn.Module):
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # per-context statistics are created lazily: create those the checkpoint holds
+        state_dict.setdefault(prefix + "gate_seed", self.gate_seed)  # older checkpoints: as built
         head = prefix + "stats."
         for key in state_dict:
             if key.startswith(head):
@@ -187,6 +198,17 @@ class Acetylcholine(nn.Module):
     def consolidation(self) -> torch.Tensor:
         return 1.0 - self.level
 
+    def share(self, context: int) -> float:
+        """The share of hidden units context ``c`` keeps, ``gate_keep * (1 + c) ** -gate_decay``.
+
+        With ``gate_decay > 0`` each new context takes fewer units than the one before, so that
+        the units of earlier contexts are less and less overwritten as contexts accumulate
+        (about ``gate_keep * sum_c (1 + c) ** -gate_decay`` of the layer is shared in all).
+        """
+        if self.gate_decay == 0.0:
+            return self.gate_keep
+        return self.gate_keep * (1.0 + max(0, int(context))) ** -self.gate_decay
+
     def gate(self, context: int, units: int, *, device=None) -> torch.Tensor:
         """The context's gain on ``units`` hidden units: 1 for its own, ``1 - strength`` else.
 
@@ -194,7 +216,7 @@ class Acetylcholine(nn.Module):
         """
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + int(context) * 7919
                                                   + units)
-        keep = max(1, round(self.gate_keep * units))
+        keep = max(1, round(self.share(context) * units))
         mask = torch.full((units,), 1.0 - self.gate_strength)
         if self.gate_layout == "disjoint":  # block c of one permutation per (seed, units)
             order = torch.randperm(units, generator=torch.Generator().manual_seed(

@@ -47,24 +47,24 @@ class ContextGating:
         ach = self._get("acetylcholine")
         if ach is None or not self.options["acetylcholine"]["gating"] or self._contexts is None:
             return None
+        if self._ungated():  # ``gating: auto`` on a class-incremental stream: the whole width
+            return None
         contexts = self._contexts
         if contexts.dim() == 0 or contexts.numel() == 1:
-            key = (units, int(contexts.reshape(-1)[0]))
-            if key not in self._mask_cache:
-                self._mask_cache[key] = ach.gate(key[1], units, device=device)
-            return self._mask_cache[key]
+            return self._gate_of(ach, int(contexts.reshape(-1)[0]), units, device)
         unique = contexts.unique()
-        masks = []
-        for c in unique.tolist():
-            key = (units, int(c))
-            if key not in self._mask_cache:
-                self._mask_cache[key] = ach.gate(int(c), units, device=device)
-            masks.append(self._mask_cache[key].to(device))
+        masks = [self._gate_of(ach, int(c), units, device).to(device) for c in unique.tolist()]
         if len(masks) == 1:
             return masks[0]
         table = torch.stack(masks)  # [n_unique, units]
         index = torch.searchsorted(unique.to(device), contexts.to(device))
         return table[index]  # [B, units]
+
+    def _gate_of(self, ach, context: int, units: int, device) -> torch.Tensor:
+        key = (units, context)
+        if key not in self._mask_cache:
+            self._mask_cache[key] = ach.gate(context, units, device=device)
+        return self._mask_cache[key]
 
     def _hidden_hook(self, module: nn.Module, inputs, output):
         if not isinstance(output, torch.Tensor):
@@ -97,12 +97,14 @@ class ContextGating:
         else:
             self._contexts = ach.context.reshape(())
 
-    def _output_attention(self) -> tuple[bool, bool]:
-        """(mask in training, precision read-out in evaluation), single-head models only."""
+    def _output_attention(self, *, training: bool = False) -> tuple[bool, bool]:
+        """(mask in training, precision read-out in evaluation), single-head models only; with
+        ``training``, the second is whether the outputs' statistics are tracked."""
         options = self.options.get("acetylcholine")
         if options is None or self._task_mode:
             return False, False
-        return options["outputs"] == "attended", options["readout"] == "precision"
+        readout = options["readout"] != "raw" if training else self._precision_readout()
+        return options["outputs"] == "attended", readout
 
     def _recalling(self) -> bool:
         options = self.options.get("acetylcholine")

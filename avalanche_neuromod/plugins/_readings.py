@@ -38,6 +38,7 @@ class StepReadings:
         if len(self.modulators) > 1:
             out.update({f"NM/{k}": torch.tensor(v) for k, v in self.variables.items()
                         if self._active.spec[k].get("terms")})
+        out.update(self._decision_signals())
         return out
 
     def _modulator_signals(self) -> dict[str, float]:

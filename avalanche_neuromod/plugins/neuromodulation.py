@@ -38,6 +38,7 @@ from torch import nn
 
 from ..modulators import Dopamine
 from ..modulators.integration import Integrator
+from ._adaptive import SituationReading
 from ._gating import ContextGating
 from ._glue import UpdateGate, is_reward_driven, loss_normaliser, per_sample_loss, readout_layers
 from ._latent import infer_context
@@ -45,6 +46,7 @@ from ._readings import StepReadings
 from .base import ModulatorPlugin
 from .options import (  # noqa: F401  (re-exported: the plugin's options, stated in .options)
     CHOICES,
+    DEFAULT_MODULATORS,
     EFFECTS,
     MODULATOR_CLASSES,
     NA_EFFECT_TERMS,
@@ -59,8 +61,14 @@ from .options import (  # noqa: F401  (re-exported: the plugin's options, stated
 GO_ACTION = 1
 
 
-class NeuromodulationPlugin(ContextGating, StepReadings, ModulatorPlugin):
+class NeuromodulationPlugin(SituationReading, ContextGating, StepReadings, ModulatorPlugin):
     """Many-to-one neuromodulation for any Avalanche strategy and any torch model.
+
+    ``NeuromodulationPlugin()`` with no argument is the adaptive default: all four modulators
+    with :data:`~.options.DEFAULT_MODULATORS`, which infer from what they observe whether the
+    stream is task-labelled, brings new labels, shifts its inputs, or is reward-driven, and act
+    accordingly (:mod:`._adaptive`; :meth:`inferred` says what was inferred). Giving any
+    modulator runs exactly the modulators given, with the options below.
 
     :param dopamine: parameters of :class:`~avalanche_neuromod.modulators.Dopamine` plus the
         options ``mode``, ``reward``, ``scope``; ``None`` leaves dopamine out.
@@ -73,7 +81,10 @@ class NeuromodulationPlugin(ContextGating, StepReadings, ModulatorPlugin):
         (``attended``: a sample whose label is new in this experience competes only among the
         new outputs in the loss; samples of familiar labels keep every output) and
         ``readout`` (``precision``: at evaluation each output's evidence is standardised by its
-        own running statistics); both act on single-head models only; ``recall`` (which
+        own running statistics; ``auto``: once an experience brings labels not seen in earlier
+        ones); both act on single-head models only; ``switch`` (``surprise``: every change signal
+        of NA opens a context; ``unexplained``: only one while every label of the step is
+        familiar, so that novel outcomes do not split contexts); ``recall`` (which
         context's gates read a test sample when contexts were inferred: the ``current`` one,
         or per sample the known context whose prediction has the least ``entropy``). With the
         ``Acetylcholine`` parameter ``latent_cause`` (opt-in), NA's change signal (phasic
@@ -103,6 +114,8 @@ class NeuromodulationPlugin(ContextGating, StepReadings, ModulatorPlugin):
         super().__init__(record_every=record_every)
         given = {"dopamine": dopamine, "noradrenaline": noradrenaline,
                  "acetylcholine": acetylcholine, "serotonin": serotonin}
+        if integration is None and all(params is None for params in given.values()):
+            given = {name: dict(params) for name, params in DEFAULT_MODULATORS.items()}
         self.options, modulators, raw = build_modulators(given)
         self.modulators = nn.ModuleDict()
         for name, modulator in modulators.items():
@@ -131,6 +144,7 @@ class NeuromodulationPlugin(ContextGating, StepReadings, ModulatorPlugin):
         self.recalled: torch.Tensor | None = None  # ACh's recalled context per sample (eval)
         self._critics: dict[int, list[torch.Tensor]] = {}  # the critic of each context
         self._tonic_high = False
+        self._init_situation()
 
     # ------------------------------------------------------------------ helpers
     def _get(self, name: str):
@@ -207,10 +221,12 @@ class NeuromodulationPlugin(ContextGating, StepReadings, ModulatorPlugin):
         da, na = self._get("dopamine"), self._get("noradrenaline")
         ach, ht = self._get("acetylcholine"), self._get("serotonin")
         reward_mode = is_reward_driven(strategy)
+        self._note_mode(strategy)
         if ach is not None and not reward_mode:
-            attend, readout = self._output_attention()
-            if attend or readout:
+            attend, track = self._output_attention(training=True)
+            if attend or track:
                 ach.outputs.observe(strategy.mb_output, strategy.mb_y)
+                self._observe_labels(ach, strategy.mb_y)
             if attend:
                 strategy.mb_output = ach.outputs.mask(strategy.mb_output, strategy.mb_y)
         if da is not None:
@@ -222,7 +238,8 @@ class NeuromodulationPlugin(ContextGating, StepReadings, ModulatorPlugin):
         if ach is not None:
             u = self._error_signal(strategy, self.options["acetylcholine"]["signal"])
             inferred = not self._task_mode and self.options["acetylcholine"]["context"] != "task"
-            signalled = na is not None and float(na.release) > 0.5 and ach.may_switch()
+            signalled = na is not None and float(na.release) > 0.5 and ach.may_switch() \
+                and not self._switch_explained()
             if inferred and ach.latent is not None and na is not None:
                 tonic = float(na.tonic) > ach.latent.tonic_trigger
                 signalled = signalled or (tonic and not self._tonic_high and ach.may_switch())
@@ -354,11 +371,13 @@ class NeuromodulationPlugin(ContextGating, StepReadings, ModulatorPlugin):
     # -------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict:
         """Modulator state (buffers, importances, anchors), for checkpoints."""
-        return {"modulators": self.modulators.state_dict(), "task_mode": self._task_mode}
+        return {"modulators": self.modulators.state_dict(), "task_mode": self._task_mode,
+                **self._situation_state()}
 
     def load_state_dict(self, state: dict) -> None:
         self.modulators.load_state_dict(state["modulators"])
         self._task_mode = bool(state.get("task_mode", False))
+        self._load_situation(state)
         self._refresh()
 
 

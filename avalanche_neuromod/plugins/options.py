@@ -12,6 +12,7 @@ import copy
 
 from ..modulators import Acetylcholine, Dopamine, Noradrenaline, Serotonin
 from ..modulators.integration import IntegrationError, Integrator, default_integration
+from .defaults import DEFAULT_MODULATORS  # noqa: F401  (re-exported)
 
 MODULATOR_CLASSES = {"dopamine": Dopamine, "noradrenaline": Noradrenaline,
                      "acetylcholine": Acetylcholine, "serotonin": Serotonin}
@@ -20,7 +21,7 @@ OPTIONS = {
     "noradrenaline": {"signal": "auto", "effects": ("plasticity", "gain", "exploration", "reset"),
                       "supervised_effects": None, "dopamine_boost": 1.0},
     "acetylcholine": {"signal": "auto", "gating": True, "context": "auto", "outputs": "all",
-                      "readout": "raw", "recall": "current"},
+                      "readout": "raw", "recall": "current", "switch": "surprise"},
     "serotonin": {"opponent": 0.5, "inhibition": True, "consolidate": "experience"},
 }
 SIGNALS = ("auto", "rpe", "loss", "entropy")
@@ -30,15 +31,18 @@ CHOICES = {
     ("dopamine", "scope"): ("sample", "step"),
     ("noradrenaline", "signal"): SIGNALS,
     ("acetylcholine", "signal"): SIGNALS,
+    ("acetylcholine", "gating"): (True, False, "auto"),
     ("acetylcholine", "context"): ("auto", "task", "inferred"),
     ("acetylcholine", "outputs"): ("all", "attended"),
-    ("acetylcholine", "readout"): ("raw", "precision"),
+    ("acetylcholine", "readout"): ("raw", "precision", "auto"),
+    ("acetylcholine", "switch"): ("surprise", "unexplained"),
     ("acetylcholine", "recall"): ("current", "entropy"),
     ("serotonin", "consolidate"): ("experience", "context"),
 }
 NA_EFFECT_TERMS = {"plasticity": ("plasticity", "NA/level"), "gain": ("gain", "NA/level"),
                    "exploration": ("temperature", "NA/explore"), "reset": ("reset", "NA/release")}
 EFFECTS = tuple(NA_EFFECT_TERMS)
+
 
 
 class ModulatorConfigError(ValueError):
@@ -54,7 +58,8 @@ def split_options(name: str, params: dict) -> tuple[dict, dict]:
             options[key] = params.pop(key)
     for (mod, key), allowed in CHOICES.items():
         if mod == name and options[key] not in allowed:
-            raise ModulatorConfigError(f"{key} must be one of {', '.join(allowed)}, got "
+            names = (str(a).lower() if isinstance(a, bool) else a for a in allowed)
+            raise ModulatorConfigError(f"{key} must be one of {', '.join(names)}, got "
                                        f"{options[key]!r}")
     if name == "noradrenaline":
         for key in ("effects", "supervised_effects"):

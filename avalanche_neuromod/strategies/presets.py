@@ -30,6 +30,7 @@ from ..config import parse_yaml, safe_name
 from ..errors import ConfigError, PresetError
 
 MODULATORS = ("dopamine", "noradrenaline", "acetylcholine", "serotonin")
+DEFAULT = "default"  # ``modulators: default``: NeuromodulationPlugin()'s adaptive default
 PRESET_KEYS = {"name", "description", "modulators", "integration", "baseline", "selection",
                "memory", "learner", "labels_trick"}
 
@@ -115,8 +116,13 @@ def validate_preset(data: Any, *, source: str) -> dict:
         raise PresetError(f"{source}: unknown key(s) {sorted(unknown)}; allowed "
                           f"{sorted(PRESET_KEYS)}")
     modulators = data.get("modulators") or {}
+    if modulators == DEFAULT:  # the plugin's adaptive default, spelt out (records hash it)
+        from ..plugins.defaults import DEFAULT_MODULATORS
+
+        modulators = copy.deepcopy(DEFAULT_MODULATORS)
     if not isinstance(modulators, dict):
-        raise PresetError(f"{source}: modulators must be a mapping")
+        raise PresetError(f"{source}: modulators must be a mapping, or {DEFAULT} (the plugin's "
+                          "adaptive default)")
     for name, params in modulators.items():
         if name not in MODULATORS:
             raise PresetError(f"{source}: modulators.{name}: unknown modulator; choose from "
@@ -128,8 +134,6 @@ def validate_preset(data: Any, *, source: str) -> dict:
         if not isinstance(baseline, dict) or set(baseline) - {"class", "args"} or \
                 not isinstance(baseline.get("class"), str):
             raise PresetError(f"{source}: baseline must be a mapping with class and args")
-        if modulators:
-            raise PresetError(f"{source}: a preset has either modulators or a baseline")
     memory = data.get("memory")
     if memory is not None:
         size = memory.get("size") if isinstance(memory, dict) else None
@@ -209,9 +213,6 @@ def build_plugins(preset: dict, *, overrides: dict | None = None) -> list:
     """
     from ..plugins import ModulatorConfigError, NeuromodulationPlugin
 
-    if preset.get("baseline") is not None:
-        raise PresetError(f"preset {preset.get('name')!r} is an Avalanche baseline; build it with "
-                          "avalanche_neuromod.strategies.build_strategy")
     modulators = copy.deepcopy(preset["modulators"])
     for name, params in (overrides or {}).items():
         if name not in MODULATORS:

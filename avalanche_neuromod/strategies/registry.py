@@ -5,6 +5,13 @@ or ``baseline`` (an Avalanche strategy class and its hyper-parameters)::
 
     name: ewc
     baseline: {class: EWC, args: {ewc_lambda: 1.0, mode: separate}}
+
+Both together are a host strategy with :class:`~avalanche_neuromod.plugins.NeuromodulationPlugin`
+appended to its plugins, unchanged (``modulators: default``: the plugin's adaptive default)::
+
+    name: ewc+nm
+    baseline: {class: EWC, args: {ewc_lambda: 1.0, mode: separate}}
+    modulators: default
 """
 
 from __future__ import annotations
@@ -73,7 +80,11 @@ def build_strategy(
             raise PresetError(f"preset {preset.get('name')!r}: Avalanche baselines learn "
                               "supervised only")
         cls = _baseline_class(baseline.get("class"))
-        plugins = [*(plugins or []), *labels_trick_plugins(preset)] or plugins
+        from .presets import build_plugins
+
+        # a host strategy with our plugin appended to its own (``modulators`` beside ``baseline``)
+        plugins = [*(plugins or []), *build_plugins(preset),
+                   *labels_trick_plugins(preset)] or plugins
         args = dict(baseline.get("args") or {})
         criterion = kwargs.pop("criterion", None) or torch.nn.CrossEntropyLoss()
         try:

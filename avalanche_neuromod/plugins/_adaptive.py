@@ -1,0 +1,109 @@
+"""What the adaptive default of :class:`~.neuromodulation.NeuromodulationPlugin` infers.
+
+Mei et al. (2025, arXiv:2501.06762): the modulators read the situation (expected and
+unexpected uncertainty, novelty, reward) and set learning themselves. With the options of
+:data:`~.options.DEFAULT_MODULATORS` the plugin is told nothing about the scenario; it infers
+from what it observes, step by step, what it faces, and each inference switches on one
+behaviour:
+
+======================  ==================================  =================================
+observed                inferred                            behaviour
+======================  ==================================  =================================
+a non-zero task label   the stream is task-labelled         ACh gates hidden units by label
+                                                            (``context: auto``)
+a label first met       new outputs (class-incremental)     precision read-out at test time
+after an earlier                                            (``readout: auto``); attention
+experience                                                  over the new outputs while
+                                                            training (``outputs: attended``)
+NA's change signal      the input distribution shifted      a new inferred context with its
+while every label of    (domain-incremental)                own gates, recalled by entropy
+the step is familiar                                        at test time (``switch:
+                                                            unexplained``)
+a reward signal         reward-driven learning              DA's RPE as third factor, NA's
+(``mb_reward``)                                             surprise as in the case study
+======================  ==================================  =================================
+
+A change signal while the step shows labels never seen before in this experience is explained
+by the novel outcomes (Yu & Dayan 2005: expected, not unexpected, uncertainty): no context is
+opened, so a class-incremental learner keeps one set of gates that is also the one read at test
+time. :meth:`SituationReading.inferred` gives the decisions (logged as ``NM/*`` signals, and in
+a leaderboard record's ``inferred``).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ._glue import is_reward_driven
+
+DECISIONS = ("task_labels", "new_labels", "contexts", "reward")
+
+
+class SituationReading:
+    """Mixin of the plugin: the inferences of the adaptive options, and their log.
+
+    Uses the plugin's ``options``, ``_get`` and ``_task_mode``.
+    """
+
+    def _init_situation(self) -> None:
+        self._new_labels = False  # a label first met after an earlier experience
+        self._reward_seen = False
+        self._novel_step = False  # this step shows a label new in this experience
+
+    def _adaptive(self) -> bool:
+        """Whether any option is left to the situation (then the decisions are logged)."""
+        options = self.options.get("acetylcholine")
+        return bool(options and (options["readout"] == "auto"
+                                 or options["switch"] == "unexplained"))
+
+    @torch.no_grad()
+    def _observe_labels(self, ach, labels: torch.Tensor) -> None:
+        """After ACh's output attention observed the step: which of its labels are novel."""
+        outputs = ach.outputs
+        novel = outputs.novel()
+        if novel.numel() == 0:
+            self._novel_step = False
+            return
+        index = labels.to(novel.device).long().reshape(-1).clamp(0, novel.numel() - 1)
+        self._novel_step = bool(novel[index].any())
+        if self._novel_step and bool(outputs.familiar.any()):
+            self._new_labels = True
+
+    def _switch_explained(self) -> bool:
+        """A change signal is explained (no new context) when the step shows novel labels."""
+        options = self.options.get("acetylcholine")
+        return bool(options and options["switch"] == "unexplained" and self._novel_step)
+
+    def _ungated(self) -> bool:
+        """``gating: auto`` once labels new after an earlier experience show that the stream is
+        class-incremental: one context, read at test time by every sample, keeps every unit."""
+        options = self.options.get("acetylcholine")
+        return bool(options and options["gating"] == "auto" and self._new_labels
+                    and not self._task_mode)
+
+    def _precision_readout(self) -> bool:
+        readout = self.options["acetylcholine"]["readout"]
+        return readout == "precision" or (readout == "auto" and self._new_labels)
+
+    def _note_mode(self, strategy) -> None:
+        self._reward_seen = self._reward_seen or is_reward_driven(strategy)
+
+    def inferred(self) -> dict:
+        """What the plugin inferred so far: task labels, new labels, inferred contexts, reward."""
+        ach = self._get("acetylcholine")
+        contexts = len(ach.known_contexts()) if ach is not None and not self._task_mode else 0
+        return {"task_labels": bool(self._task_mode), "new_labels": bool(self._new_labels),
+                "contexts": contexts, "reward": bool(self._reward_seen)}
+
+    def _decision_signals(self) -> dict[str, torch.Tensor]:
+        if not self._adaptive():
+            return {}
+        return {f"NM/{key}": torch.tensor(float(value))
+                for key, value in self.inferred().items()}
+
+    def _situation_state(self) -> dict:
+        return {"new_labels": self._new_labels, "reward_seen": self._reward_seen}
+
+    def _load_situation(self, state: dict) -> None:
+        self._new_labels = bool(state.get("new_labels", False))
+        self._reward_seen = bool(state.get("reward_seen", False))
