@@ -211,16 +211,17 @@ def test_ranking_averages_seeds_then_benchmarks_and_breaks_ties_by_order():
 
 
 def test_write_selected_keeps_comments_and_records_provenance(tmp_path: Path):
-    source = Path(__file__).resolve().parents[1] / "strategies" / "full.yaml"
-    (tmp_path / "full.yaml").write_text(source.read_text())
-    path = write_selected("full", {"modulators": {"serotonin": {"strength": 3.0}}},
+    source = Path(__file__).resolve().parents[1] / "strategies" / "full-static.yaml"
+    (tmp_path / "full-static.yaml").write_text(source.read_text())
+    path = write_selected("full-static", {"modulators": {"serotonin": {"strength": 3.0}}},
                           provenance={"suite": "s", "validation_accuracy": 0.5},
                           presets_dir=tmp_path)
     text = path.read_text()
     assert text.startswith("# All four neuromodulators")
     preset = load_preset(str(path))
     assert preset["modulators"]["serotonin"]["strength"] == 3.0
-    assert preset["modulators"]["dopamine"] == load_preset("full")["modulators"]["dopamine"]
+    assert preset["modulators"]["dopamine"] == \
+        load_preset("full-static")["modulators"]["dopamine"]
     assert yaml.safe_load(text)["selection"]["suite"] == "s"
 
 
