@@ -123,6 +123,8 @@ def naive_section() -> list[str]:
             if OURS not in strategies or "naive" not in strategies:
                 continue
             p = _comparable(strategies[OURS], strategies["naive"])
+            if p is None:
+                continue
             lines.append(f"| {suite} | {benchmark} | {p['ours_mean']:.3f} | "
                          f"{p['baseline_mean']:.3f} | {_cell(p)} |")
     return [*lines, ""]
@@ -138,6 +140,8 @@ def hosts_section() -> list[str]:
     for benchmark, strategies in sorted(by.items()):
         for host in sorted(s for s in strategies if f"{s}+nm" in strategies):
             p = _comparable(strategies[f"{host}+nm"], strategies[host])
+            if p is None:
+                continue
             lines.append(f"| {benchmark} | {host} | {p['baseline_mean']:.3f} | "
                          f"{p['ours_mean']:.3f} | {_cell(p)} |")
     return [*lines, ""]

@@ -74,8 +74,7 @@ def test_no_argument_is_the_adaptive_default_and_full_is_it_as_a_preset() -> Non
             if key in plugin.options[name]:
                 assert plugin.options[name][key] == value, (name, key)
             else:
-                attribute = "seed" if key == "seed" else key
-                assert hasattr(plugin.modulators[name], attribute), (name, key)
+                assert hasattr(plugin.modulators[name], key), (name, key)
     preset = load_preset("full")
     assert preset["modulators"] == DEFAULT_MODULATORS  # spelt out: records hash the values
     assert build_plugins(preset)[0].options == plugin.options

@@ -205,8 +205,6 @@ class Acetylcholine(nn.Module):
         the units of earlier contexts are less and less overwritten as contexts accumulate
         (about ``gate_keep * sum_c (1 + c) ** -gate_decay`` of the layer is shared in all).
         """
-        if self.gate_decay == 0.0:
-            return self.gate_keep
         return self.gate_keep * (1.0 + max(0, int(context))) ** -self.gate_decay
 
     def gate(self, context: int, units: int, *, device=None) -> torch.Tensor:

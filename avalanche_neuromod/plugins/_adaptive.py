@@ -36,8 +36,6 @@ import torch
 
 from ._glue import is_reward_driven
 
-DECISIONS = ("task_labels", "new_labels", "contexts", "reward")
-
 
 class SituationReading:
     """Mixin of the plugin: the inferences of the adaptive options, and their log.
@@ -53,7 +51,7 @@ class SituationReading:
     def _adaptive(self) -> bool:
         """Whether any option is left to the situation (then the decisions are logged)."""
         options = self.options.get("acetylcholine")
-        return bool(options and (options["readout"] == "auto"
+        return bool(options and (options["readout"] == "auto" or options["gating"] == "auto"
                                  or options["switch"] == "unexplained"))
 
     @torch.no_grad()

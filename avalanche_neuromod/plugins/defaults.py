@@ -20,7 +20,7 @@ from __future__ import annotations
 # below (benchmarks/probes/context_recall.py); 5-HT's strength 4 was selected on validation
 # streams in three of the four per-benchmark presets. ``gate_decay`` (a share of units that
 # shrinks with each new context) stays 0: shares of 1/(1+c) and 1/sqrt(1+c) lowered
-# RotatedMNIST on validation seeds 1000-1001 (0.61 and 0.57 against 0.77).
+# RotatedMNIST on validation seeds 1000-1001 (benchmarks/probes/adaptive-gating.yaml).
 DEFAULT_MODULATORS = {
     "dopamine": {"mode": "auto", "reward": "correct", "scope": "sample"},
     "noradrenaline": {"threshold": 8.0, "signal": "auto"},

@@ -226,7 +226,8 @@ class NeuromodulationPlugin(SituationReading, ContextGating, StepReadings, Modul
             attend, track = self._output_attention(training=True)
             if attend or track:
                 ach.outputs.observe(strategy.mb_output, strategy.mb_y)
-                self._observe_labels(ach, strategy.mb_y)
+                if self._adaptive():  # only the adaptive options read which labels are novel
+                    self._observe_labels(ach, strategy.mb_y)
             if attend:
                 strategy.mb_output = ach.outputs.mask(strategy.mb_output, strategy.mb_y)
         if da is not None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .presets import PresetError, load_preset
+from .presets import PresetError, build_plugins, load_preset
 
 if TYPE_CHECKING:  # imported where used: suites validate presets before torch is loaded
     import torch
@@ -80,8 +80,6 @@ def build_strategy(
             raise PresetError(f"preset {preset.get('name')!r}: Avalanche baselines learn "
                               "supervised only")
         cls = _baseline_class(baseline.get("class"))
-        from .presets import build_plugins
-
         # a host strategy with our plugin appended to its own (``modulators`` beside ``baseline``)
         plugins = [*(plugins or []), *build_plugins(preset),
                    *labels_trick_plugins(preset)] or plugins
