@@ -193,6 +193,17 @@ def test_der_and_er_ace_keep_at_most_their_memory(name) -> None:
     assert accuracy > 0.5  # both experiences' classes are remembered (chance is 0.25)
 
 
+def test_der_refuses_a_multi_head_model_in_one_line() -> None:
+    torch.manual_seed(0)
+    model = build_model(input_size=10, n_classes=4, hidden=16, layers=1, multihead=True)
+    strategy = build_strategy("der", model=model,
+                              optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+                              train_mb_size=8, eval_mb_size=32, device="cpu")
+    with pytest.raises(ValueError, match="^DER: .*multi-head model") as err:
+        strategy.train(_stream(task_labels=True).train_stream[0])
+    assert "\n" not in str(err.value)
+
+
 class _BatchSizes(SupervisedPlugin):
     def __init__(self) -> None:
         super().__init__()
@@ -317,3 +328,41 @@ def test_a_labels_trick_run_resumes_to_the_same_record(tmp_path, monkeypatch) ->
     resumed = run_suite_cell(cell, checkpoint_dir=tmp_path, resume=True)
     same = [k for k in reference if k != "wall_time"]
     assert {k: resumed[k] for k in same} == {k: reference[k] for k in same}
+
+
+# ------------------------------------------------------------------------------ SI, Omega >= 0
+class _Shrink(SupervisedPlugin):
+    """Moves the weights by itself after each update (as NA's read-out reset does): steps that
+    are not along -g make SI's path integral negative for some weights."""
+
+    def after_update(self, strategy, **kwargs):
+        with torch.no_grad():
+            for p in strategy.model.parameters():
+                p.mul_(0.9)
+
+
+def _si_importances(nonnegative: bool) -> torch.Tensor:
+    from avalanche_neuromod.strategies.baselines import CopyingSIPlugin
+
+    preset = {"name": "si", "baseline": {"class": "SynapticIntelligence",
+                                         "args": {"si_lambda": 1.0, "nonnegative": nonnegative}}}
+    strategy = _build(preset, plugins=[_Shrink()])
+    strategy.train(_stream().train_stream[0])
+    plugin = next(p for p in strategy.plugins if isinstance(p, CopyingSIPlugin))
+    return torch.cat([v.data.flatten() for v in plugin.ewc_data[1].values()])
+
+
+def test_si_nonnegative_clamps_avalanches_negative_importances_at_zero() -> None:
+    avalanche_omega = _si_importances(False)  # Avalanche's SI: Omega clipped from above only
+    assert float(avalanche_omega.min()) < 0.0
+    clamped = _si_importances(True)
+    assert float(clamped.min()) >= 0.0
+    assert torch.equal(clamped, avalanche_omega.clamp(min=0.0))  # same run, only the clamp
+
+
+def test_si_nonnegative_is_a_preset_override() -> None:
+    suite = load_suite({"name": "t", "seeds": 1, "benchmarks": [{"name": "split_mnist"}],
+                        "strategies": [{"preset": "si", "label": "si-clamped",
+                                        "override": {"baseline": {"args": {"nonnegative": True}}}}]})
+    preset = suite["benchmarks"][0]["strategies"][0]["preset"]
+    assert preset["baseline"]["args"] == {"si_lambda": 1.0, "nonnegative": True}

@@ -15,7 +15,12 @@ penalty ``lambda / 2 * sum_k Omega_k (theta_k - theta*_k)^2``) snapshots the wei
 the "old" weights move with every update, so the path integral, the importances and the anchor
 distance are all zero and SI trains exactly like Naive, whatever ``si_lambda`` (on a GPU ``.cpu()``
 copies, so it works there). :class:`SynapticIntelligence` is Avalanche's SI whose snapshots are
-copies.
+copies. Avalanche clips ``Omega_k`` from above only: a step that is not along ``-g_k`` (momentum, a
+rescaled or reweighted loss, a plugin that moves weights itself) makes ``w_k`` and ``Omega_k``
+negative, and a negative ``Omega_k`` turns the penalty into a reward for moving away from the
+anchor, which diverges once it outweighs the task loss's curvature. ``nonnegative=True`` keeps
+``Omega_k = max(0, Omega_k)`` (Mammoth's SI is non-negative by construction, ``w_k = lr g_k^2``);
+the default is Avalanche's.
 
 Avalanche's ``DER`` and ``ER_ACE`` take mini-batches of exactly ``(x, y, t)`` (their buffers and
 logit passes unpack three items); :class:`DER` and :class:`ER_ACE` are theirs, refusing a stream
@@ -30,6 +35,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import torch
+from avalanche.models import MultiTaskModule
 from avalanche.training import DER as _DER
 from avalanche.training import ER_ACE as _ER_ACE
 from avalanche.training import GenerativeReplay as _GenerativeReplay
@@ -82,7 +88,18 @@ def _own(params: dict) -> None:
 
 
 class CopyingSIPlugin(SynapticIntelligencePlugin):
-    """Avalanche's SI plugin whose anchor and per-step snapshots are copies, not views."""
+    """Avalanche's SI plugin whose anchor and per-step snapshots are copies, not views;
+    ``nonnegative=True`` clamps the importances at 0 after each experience (module docstring)."""
+
+    def __init__(self, *, si_lambda, eps: float = 1e-7, nonnegative: bool = False, **kwargs):
+        super().__init__(si_lambda=si_lambda, eps=eps, **kwargs)
+        self.nonnegative = bool(nonnegative)
+
+    def after_training_exp(self, strategy, **kwargs):
+        super().after_training_exp(strategy, **kwargs)
+        if self.nonnegative:
+            for value in self.ewc_data[1].values():
+                value.data.clamp_(min=0.0)
 
     def before_training_exp(self, strategy, **kwargs):
         super().before_training_exp(strategy, **kwargs)
@@ -94,12 +111,13 @@ class CopyingSIPlugin(SynapticIntelligencePlugin):
 
 
 class SynapticIntelligence(SupervisedTemplate):
-    """Avalanche's ``SynapticIntelligence`` strategy (same arguments) with
+    """Avalanche's ``SynapticIntelligence`` strategy (same arguments, and ``nonnegative``) with
     :class:`CopyingSIPlugin`."""
 
     def __init__(self, *, model, optimizer, criterion, si_lambda, eps: float = 1e-7,
-                 plugins=None, **base_kwargs):
-        plugins = [*(plugins or []), CopyingSIPlugin(si_lambda=si_lambda, eps=eps)]
+                 nonnegative: bool = False, plugins=None, **base_kwargs):
+        plugins = [*(plugins or []),
+                   CopyingSIPlugin(si_lambda=si_lambda, eps=eps, nonnegative=nonnegative)]
         super().__init__(model=model, optimizer=optimizer, criterion=criterion, plugins=plugins,
                          **base_kwargs)
 
@@ -125,10 +143,14 @@ def _require_triples(strategy, name: str) -> None:
 class DER(_DER):
     """Avalanche's ``DER`` (Dark Experience Replay++, Buzzega et al. 2020; same arguments):
     ``L = CE(f(x), y) + alpha ||f(x_m) - z_m||^2 + beta CE(f(x_m'), y_m')`` over buffer samples
-    ``x_m`` with their stored logits ``z_m``."""
+    ``x_m`` with their stored logits ``z_m``. Avalanche stores ``z_m = f(x_m)`` without the task
+    label, so a multi-head model (task-IL) is refused before training, in one line."""
 
     def _before_training_exp(self, **kwargs):
         _require_triples(self, "DER")
+        if isinstance(self.model, MultiTaskModule):
+            raise ValueError("DER: Avalanche's DER stores buffer logits f(x) without the task "
+                             "label, so it cannot train a multi-head model (task-IL)")
         super()._before_training_exp(**kwargs)
 
 
