@@ -10,7 +10,9 @@ from the committed results files only (nothing is run):
    per-benchmark preset, paired over seeds (:func:`avalanche_neuromod.report.paired.pair_runs`).
 2. `full` against Naive on every benchmark of the standard and literature suites.
 3. Each host strategy with the default plugin appended against the host alone
-   (benchmarks/hosts.yaml).
+   (benchmarks/hosts.yaml); a run that diverged is counted, not averaged.
+4. Robustness: `full` against Naive and the strongest sample-free baseline of each stream of
+   the suites nobody tuned on (benchmarks/robust-default.yaml, benchmarks/robust-pmnist20.yaml).
 """
 
 from __future__ import annotations
@@ -36,10 +38,16 @@ ROWS = (  # (row, benchmark label, suites whose records of it are compared)
 )
 PRESETS = {"full-task", "full-class", "full-domain", "full-gonogo"}
 NAIVE_SUITES = ("standard", "standard-pmnist", "literature")
+ROBUST_SUITES = ("robust-default", "robust-pmnist20")
+
+
+def _all_records(suite: str) -> list[dict]:
+    path = BOARDS / suite / "results.jsonl"
+    return read_records(path) if path.is_file() else []
 
 
 def _records(suite: str) -> list[dict]:
-    return [r for r in read_records(BOARDS / suite / "results.jsonl")
+    return [r for r in _all_records(suite)
             if r.get("status") != "diverged" and r.get("final_accuracy") is not None]
 
 
@@ -135,15 +143,58 @@ def hosts_section() -> list[str]:
              "| benchmark | host | host alone | host + plugin | (host + plugin) − host, 95% CI |",
              "|---|---|---:|---:|---|"]
     by = defaultdict(lambda: defaultdict(list))
-    for record in _records("hosts"):
-        by[record["benchmark"]][record["strategy"]].append(record)
-    for benchmark, strategies in sorted(by.items()):
-        for host in sorted(s for s in strategies if f"{s}+nm" in strategies):
-            p = _comparable(strategies[f"{host}+nm"], strategies[host])
-            if p is None:
+    diverged = defaultdict(int)
+    for record in _all_records("hosts"):
+        if record.get("status") == "diverged" or record.get("final_accuracy") is None:
+            diverged[(record["benchmark"], record["strategy"])] += 1
+        else:
+            by[record["benchmark"]][record["strategy"]].append(record)
+    names = {(b, s) for b, strategies in by.items() for s in strategies} | set(diverged)
+    for benchmark in sorted({b for b, _ in names}):
+        strategies = by[benchmark]
+        for host in sorted(s for b, s in names if b == benchmark and (b, f"{s}+nm") in names):
+            lost = [f"{label} diverged on {diverged[(benchmark, label)]} seed(s)"
+                    for label in (host, f"{host}+nm") if diverged[(benchmark, label)]]
+            p = None
+            if strategies[host] and strategies[f"{host}+nm"]:
+                p = _comparable(strategies[f"{host}+nm"], strategies[host])
+            alone = f"{p['baseline_mean']:.3f}" if p else _mean(strategies[host])
+            both = f"{p['ours_mean']:.3f}" if p else _mean(strategies[f"{host}+nm"])
+            cell = "; ".join([*([_cell(p)] if p else []), *lost]) or "n/a"
+            lines.append(f"| {benchmark} | {host} | {alone} | {both} | {cell} |")
+    return [*lines, ""]
+
+
+def _mean(runs: list[dict]) -> str:
+    return f"{np.mean([r['final_accuracy'] for r in runs]):.3f}" if runs else "—"
+
+
+def robust_section() -> list[str]:
+    lines = ["## Robustness: streams and seeds nobody tuned on", "",
+             "Seeds 2000-2004 (robust-default; selection used 0-1 and 1000+, the suites 0-4) "
+             "and PermutedMNIST-20 (robust-pmnist20, seeds 0-2). Baselines as selected for the "
+             "targets suites, not re-selected.", "",
+             "| suite | stream | `full` | Naive | full − Naive, 95% CI | strongest sample-free "
+             "baseline | mean | full − baseline, 95% CI |",
+             "|---|---|---:|---:|---|---|---:|---|"]
+    for suite in ROBUST_SUITES:
+        by = defaultdict(lambda: defaultdict(list))
+        for record in _records(suite):
+            by[record["benchmark"]][record["strategy"]].append(record)
+        for benchmark, strategies in by.items():
+            ours = strategies.get(OURS)
+            if not ours:
                 continue
-            lines.append(f"| {benchmark} | {host} | {p['baseline_mean']:.3f} | "
-                         f"{p['ours_mean']:.3f} | {_cell(p)} |")
+            naive = _comparable(ours, strategies["naive"]) if "naive" in strategies else None
+            groups = {(suite, s): runs for s, runs in strategies.items()}
+            base = _strongest(ours, groups,
+                              lambda s, r: s not in ("naive", "naive-lt") and _sample_free(r))
+            cells = [f"{float(np.mean([r['final_accuracy'] for r in ours])):.3f}",
+                     "n/a" if naive is None else f"{naive['baseline_mean']:.3f}",
+                     _cell(naive)]
+            cells += ["n/a", "", "n/a"] if base is None else [
+                base[0].split(" (")[0], f"{base[1]['baseline_mean']:.3f}", _cell(base[1])]
+            lines.append(f"| {suite} | {benchmark} | " + " | ".join(cells) + " |")
     return [*lines, ""]
 
 
@@ -156,6 +207,7 @@ def main() -> None:
     lines += rows_section() + naive_section()
     if (BOARDS / "hosts" / "results.jsonl").is_file():
         lines += hosts_section()
+    lines += robust_section()
     print("\n".join(lines).rstrip())
 
 

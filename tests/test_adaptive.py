@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -31,7 +32,8 @@ from avalanche_neuromod.plugins.defaults import DEFAULT_MODULATORS
 from avalanche_neuromod.strategies import NeuromodulatedStrategy, build_plugins, load_preset
 
 ACC = "Top1_Acc_Stream/eval_phase/test_stream"
-NOTHING = {"task_labels": False, "new_labels": False, "contexts": 1, "reward": False}
+NOTHING = {"task_labels": False, "new_labels": False, "replay": False, "contexts": 1,
+           "reward": False}
 
 
 def _mlp(inputs: int, outputs: int = 2, hidden: int = 64) -> nn.Module:
@@ -205,6 +207,57 @@ def test_inferred_situation_is_none_without_an_adaptive_plugin() -> None:
     assert inferred_situation(strategy) is None
 
 
+def test_replayed_labels_leave_the_outputs_to_the_host() -> None:
+    """Replay mixes the first experience's labels into the second's steps: the outputs then
+    compete through the replayed samples, so the default masks nothing and reads raw logits."""
+    stream = _tensor_stream([_blobs([0, 1]), _blobs([2, 3], seed=1)])
+    plugin = NeuromodulationPlugin()
+    masked = []
+    plugin.modulators["acetylcholine"].outputs.mask = lambda z, y: masked.append(1) or z
+    strategy = _strategy(_mlp(20, outputs=4), [plugin], cls=Replay, mem_size=40)
+    strategy.train(stream.train_stream[0])
+    assert not plugin._host_outputs() and masked  # new labels, no memory yet: attended
+    masked.clear()
+    strategy.train(stream.train_stream[1])
+    assert plugin.inferred() == {**NOTHING, "new_labels": True, "replay": True}
+    assert plugin._host_outputs() and not plugin._precision_readout() and plugin._ungated()
+    assert masked == []  # the first step of experience 1 already showed replayed labels
+    assert plugin.trace[-1]["NM/replay"] == 1.0
+    explicit = NeuromodulationPlugin(acetylcholine={"outputs": "attended", "readout": "precision"})
+    explicit._replayed = True
+    assert not explicit._host_outputs() and explicit._precision_readout()  # as asked
+
+
+def test_a_mixed_task_batch_is_gated_per_task_through_a_multi_head_model() -> None:
+    """Replay in task-IL mixes tasks in a batch; Avalanche's MultiTaskModule splits it by task:
+    each share gets its own task's gates, as it does in a batch of that task alone."""
+    from avalanche_neuromod.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model(input_size=20, n_classes=2, hidden=32, layers=1, multihead=True)
+    plugin = NeuromodulationPlugin()
+    x, _ = _blobs([0, 1], n=8)
+    tasks = torch.tensor([1, 0, 1, 0, 0, 1, 1, 0])
+    model.pre_adapt(None, SimpleNamespace(classes_in_this_experience=[0, 1], task_labels=[0]))
+    model.pre_adapt(None, SimpleNamespace(classes_in_this_experience=[0, 1], task_labels=[1]))
+    seen = []
+    model.features.register_forward_hook(lambda m, i, o: seen.append(o.detach()))
+    plugin._task_mode = True
+    plugin._attach(model)
+    strategy = SimpleNamespace(mbatch=[x, None, tasks], mb_task_id=tasks)
+    plugin._set_contexts(strategy)
+    model.eval()
+    mixed = model(x, tasks)
+    alone = torch.zeros_like(mixed)
+    for task in (0, 1):
+        rows = tasks == task
+        single = SimpleNamespace(mbatch=[x[rows], None, tasks[rows]], mb_task_id=tasks[rows])
+        plugin._set_contexts(single)
+        alone[rows] = model(x[rows], tasks[rows])
+    assert torch.allclose(mixed, alone, atol=1e-6)
+    assert not torch.equal(seen[0], seen[1])  # the two tasks' gates differ
+
+
 # ------------------------------------------------------ Avalanche's own benchmarks and strategies
 
 HOSTS = {"naive": (Naive, {}), "ewc": (EWC, {"ewc_lambda": 1.0}), "replay": (Replay,
@@ -240,7 +293,7 @@ def test_appended_to_avalanche_strategies_on_avalanche_split_mnist(avalanche_spl
     plugin, results = _host_run(avalanche_split, host, experiences=2)
     accuracy = results[f"{ACC}/Task000"]
     assert math.isfinite(accuracy) and accuracy > 0.45  # one of two experiences at least
-    assert plugin.inferred() == {**NOTHING, "new_labels": True}
+    assert plugin.inferred() == {**NOTHING, "new_labels": True, "replay": host == "replay"}
 
 
 @pytest.mark.parametrize("host", sorted(HOSTS))

@@ -74,7 +74,7 @@ class ContextGating:
             factor = self._gain.to(output.device, output.dtype)
         mask = self._context_mask(output.shape[1], output.device) if output.dim() > 1 else None
         if mask is not None and mask.dim() == 2 and mask.shape[0] != output.shape[0]:
-            mask = None  # a multi-head model split the batch by task: no per-sample gates here
+            mask = self._sub_batch_mask(module, mask, output.shape[0])
         if mask is not None:
             mask = mask.to(output.dtype)
             shape = [mask.shape[0] if mask.dim() == 2 else 1, output.shape[1]] + \
@@ -83,7 +83,27 @@ class ContextGating:
             factor = mask if factor is None else factor * mask
         return output if factor is None else output * factor
 
+    def _sub_batch_mask(self, module: nn.Module, mask: torch.Tensor, rows: int):
+        """The gates of one task's share of a mixed batch (replay in task-IL, say).
+
+        Avalanche's ``MultiTaskModule.forward`` runs ``forward_single_task`` on the samples of
+        each task in turn, in the order of ``torch.unique(task_labels)`` (ascending): the k-th
+        call of a layer in one forward pass is the k-th task. A split that does not match (another
+        model's own order) gets no gates rather than another task's.
+        """
+        contexts = self._contexts.reshape(-1)
+        unique = contexts.unique()
+        calls = self._split_calls.get(module, 0)
+        self._split_calls[module] = calls + 1
+        if calls >= unique.numel():
+            return None
+        selected = (contexts == unique[calls]).to(mask.device)
+        if int(selected.sum()) != rows:
+            return None
+        return mask[selected]
+
     def _set_contexts(self, strategy) -> None:
+        self._split_calls = {}  # a new forward pass: per layer, the tasks its calls have had
         ach = self._get("acetylcholine")
         if ach is None:
             return

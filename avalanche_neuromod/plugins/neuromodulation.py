@@ -137,6 +137,7 @@ class NeuromodulationPlugin(SituationReading, ContextGating, StepReadings, Modul
         self._gain = torch.ones(())
         self._contexts: torch.Tensor | None = None
         self._mask_cache: dict[tuple[int, int], torch.Tensor] = {}
+        self._split_calls: dict = {}  # per hidden layer, calls in this forward (task splits)
         self._signals: dict[str, torch.Tensor] = {}
         self._task_mode = False
         self._step_losses: torch.Tensor | None = None
@@ -228,7 +229,7 @@ class NeuromodulationPlugin(SituationReading, ContextGating, StepReadings, Modul
                 ach.outputs.observe(strategy.mb_output, strategy.mb_y)
                 if self._adaptive():  # only the adaptive options read which labels are novel
                     self._observe_labels(ach, strategy.mb_y)
-            if attend:
+            if attend and not self._host_outputs():
                 strategy.mb_output = ach.outputs.mask(strategy.mb_output, strategy.mb_y)
         if da is not None:
             self._dopamine_step(strategy, da, ht)
