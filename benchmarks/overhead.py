@@ -5,7 +5,8 @@
 Each variant trains experience 0 untimed (so consolidation terms are active), then the wall time of
 one epoch on experience 1 is measured; variants run interleaved, in a rotating order, over
 `--repeats` rounds, each on a fresh 2x400 MLP with the same seed, with one intra-op thread. Prints
-per-variant medians, the median per-round ratio to Naive (target for `full`: <= 1.10), Avalanche's
+per-variant medians, the median per-round ratio to Naive (target for `full`, the adaptive default:
+<= 1.15, issue 17), Avalanche's
 EWC and SI for reference, and the extra memory the plugin holds per parameter (target <= 3x).
 Writes reports/overhead/overhead.json and overhead.md.
 """
@@ -29,6 +30,7 @@ from avalanche_neuromod.benchmarks import split_mnist
 from avalanche_neuromod.strategies import build_plugins, load_preset
 
 ROOT = Path(__file__).resolve().parents[1]
+TARGET = 1.15  # issue 17: one epoch with the default plugin within 1.15x Naive's
 
 
 def _strategy(variant: str, preset: str, mb: int):
@@ -128,8 +130,8 @@ def main() -> None:
              "| variant | median s/epoch | median ratio to Naive |", "|---|---:|---:|"]
     for v in variants:
         lines.append(f"| {v} | {result['median_seconds'][v]:.3f} | {ratios[v]:.3f} |")
-    met = "met" if ratios["naive+" + args.preset] <= 1.10 else "not met"
-    lines += ["", f"Target `{args.preset}` <= 1.10x Naive: **{met}** "
+    met = "met" if ratios["naive+" + args.preset] <= TARGET else "not met"
+    lines += ["", f"Target `{args.preset}` <= {TARGET:.2f}x Naive: **{met}** "
               f"({ratios['naive+' + args.preset]:.3f}).",
               f"Extra memory held by the plugin: {memory:.2f}x the parameters (target <= 3x).",
               ""]

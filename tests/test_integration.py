@@ -472,3 +472,20 @@ def test_na_and_ach_loosen_serotonin_anchor() -> None:
     assert torch.allclose(added[(0.0, 0.0)], torch.tensor([1.0, -2.0]))
     assert torch.allclose(added[(0.5, 0.0)], 0.5 * torch.tensor([1.0, -2.0]))
     assert torch.allclose(added[(0.5, 0.2)], 0.5 * 0.8 * torch.tensor([1.0, -2.0]))
+
+
+def test_default_integration_reads_the_gains_from_the_constructors(monkeypatch) -> None:
+    """A gain left out is the constructor's default, so changing that default moves the applied
+    term too (the integration restates no number of the modulators')."""
+    from avalanche_neuromod.modulators.acetylcholine import Acetylcholine
+    from avalanche_neuromod.modulators.noradrenaline import Noradrenaline
+
+    defaults = list(Noradrenaline.__init__.__kwdefaults__.items())
+    kw = dict(defaults)
+    kw["plasticity_gain"] = 3.5
+    monkeypatch.setattr(Noradrenaline.__init__, "__kwdefaults__", kw)
+    ach = dict(Acetylcholine.__init__.__kwdefaults__, encoding_gain=0.75)
+    monkeypatch.setattr(Acetylcholine.__init__, "__kwdefaults__", ach)
+    terms = _terms(default_integration({"noradrenaline": {}, "acetylcholine": {}}))
+    assert terms["plasticity"] == {"NA/level": 3.5, "ACh/level": 0.75}
+    assert Noradrenaline().plasticity_gain == 3.5  # the same default the modulator applies

@@ -34,6 +34,7 @@ plugins read is ever NaN or infinite.
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 from typing import Any
 
@@ -50,6 +51,12 @@ class IntegrationError(ValueError):
     """A declared integration is malformed (the message names the field)."""
 
 
+def constructor_defaults(cls) -> dict[str, Any]:
+    """The keyword defaults of ``cls``'s constructor (``{name: default}``)."""
+    return {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()
+            if p.default is not inspect.Parameter.empty}
+
+
 def default_integration(params: dict[str, dict]) -> dict[str, dict]:
     """The integration implied by the modulators present and their parameters.
 
@@ -58,22 +65,28 @@ def default_integration(params: dict[str, dict]) -> dict[str, dict]:
     expected uncertainty and drives encoding (modulatory, convergent), NA and ACh loosen 5-HT's
     consolidation, and 5-HT opposes DA (opponent).
     """
+    from .acetylcholine import Acetylcholine
+    from .noradrenaline import Noradrenaline
+
     da, na = params.get("dopamine"), params.get("noradrenaline")
     ach, ht = params.get("acetylcholine"), params.get("serotonin")
+    # a gain not given is the modulator's own constructor default (stated once, there)
+    na = None if na is None else {**constructor_defaults(Noradrenaline), **na}
+    ach = None if ach is None else {**constructor_defaults(Acetylcholine), **ach}
     out: dict[str, dict] = {name: {"terms": {}} for name in VARIABLES}
     if na is not None:
-        out["plasticity"]["terms"]["NA/level"] = na.get("plasticity_gain", 2.0)
-        out["gain"]["terms"]["NA/level"] = na.get("gain_gain", 0.25)
-        out["temperature"]["terms"]["NA/explore"] = na.get("exploration_gain", 4.0)
-        out["reset"]["terms"]["NA/release"] = -na.get("reset_gain", 0.5)
+        out["plasticity"]["terms"]["NA/level"] = na["plasticity_gain"]
+        out["gain"]["terms"]["NA/level"] = na["gain_gain"]
+        out["temperature"]["terms"]["NA/explore"] = na["exploration_gain"]
+        out["reset"]["terms"]["NA/release"] = -na["reset_gain"]
         out["consolidation"]["terms"]["NA/level"] = -1.0
         if da is not None:
             out["da_plasticity"]["terms"]["NA/level"] = na.get("dopamine_boost", 1.0)
     if ach is not None:
-        out["plasticity"]["terms"]["ACh/level"] = ach.get("encoding_gain", 0.5)
+        out["plasticity"]["terms"]["ACh/level"] = ach["encoding_gain"]
         out["consolidation"]["terms"]["ACh/level"] = -1.0
         if na is not None:
-            out["na_threshold"]["terms"]["ACh/switch"] = ach.get("threshold_gain", 1.0)
+            out["na_threshold"]["terms"]["ACh/switch"] = ach["threshold_gain"]
     if ht is not None and da is not None:
         out["da_plasticity"]["terms"]["5HT/level"] = -ht.get("opponent", 0.5)
     for spec in out.values():
