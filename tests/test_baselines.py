@@ -361,8 +361,9 @@ def test_si_nonnegative_clamps_avalanches_negative_importances_at_zero() -> None
 
 
 def test_si_nonnegative_is_a_preset_override() -> None:
+    clamped = {"preset": "si", "label": "si-clamped",
+               "override": {"baseline": {"args": {"nonnegative": True}}}}
     suite = load_suite({"name": "t", "seeds": 1, "benchmarks": [{"name": "split_mnist"}],
-                        "strategies": [{"preset": "si", "label": "si-clamped",
-                                        "override": {"baseline": {"args": {"nonnegative": True}}}}]})
+                        "strategies": [clamped]})
     preset = suite["benchmarks"][0]["strategies"][0]["preset"]
     assert preset["baseline"]["args"] == {"si_lambda": 1.0, "nonnegative": True}

@@ -33,8 +33,8 @@ time. Replayed samples already make the outputs of different experiences compete
 the new samples' outputs (or rescaling them at test time) on top of that lowered Replay from 0.84
 to 0.70 and DER from 0.87 to 0.74 on SplitMNIST class-IL (benchmarks/hosts.yaml): once a step
 mixes familiar and novel labels the adaptive options leave the outputs to the host (explicit
-``outputs: attended`` / ``readout: precision`` still apply). :meth:`SituationReading.inferred` gives the decisions (logged as ``NM/*`` signals, and in
-a leaderboard record's ``inferred``).
+``outputs: attended`` / ``readout: precision`` still apply). :meth:`SituationReading.inferred`
+gives the decisions (logged as ``NM/*`` signals, and in a leaderboard record's ``inferred``).
 """
 
 from __future__ import annotations
