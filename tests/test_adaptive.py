@@ -216,16 +216,37 @@ def test_replayed_labels_leave_the_outputs_to_the_host() -> None:
     plugin.modulators["acetylcholine"].outputs.mask = lambda z, y: masked.append(1) or z
     strategy = _strategy(_mlp(20, outputs=4), [plugin], cls=Replay, mem_size=40)
     strategy.train(stream.train_stream[0])
-    assert not plugin._host_outputs() and masked  # new labels, no memory yet: attended
+    ach = plugin.modulators["acetylcholine"]
+    assert plugin._attend_outputs(ach) and masked  # new labels, no memory yet: attended
     masked.clear()
     strategy.train(stream.train_stream[1])
     assert plugin.inferred() == {**NOTHING, "new_labels": True, "replay": True}
-    assert plugin._host_outputs() and not plugin._precision_readout() and plugin._ungated()
+    assert not plugin._attend_outputs(ach) and not plugin._precision_readout()
+    assert plugin._ungated()
     assert masked == []  # the first step of experience 1 already showed replayed labels
     assert plugin.trace[-1]["NM/replay"] == 1.0
     explicit = NeuromodulationPlugin(acetylcholine={"outputs": "attended", "readout": "precision"})
     explicit._replayed = True
-    assert not explicit._host_outputs() and explicit._precision_readout()  # as asked
+    assert explicit._attend_outputs(ach) and explicit._precision_readout()  # as asked
+
+
+def test_a_single_new_label_per_experience_keeps_every_output() -> None:
+    """One class per experience: masking to the one novel output would make the loss 0."""
+    stream = _tensor_stream([_blobs([0]), _blobs([1], seed=1), _blobs([2], seed=2)])
+    plugin = NeuromodulationPlugin()
+    ach = plugin.modulators["acetylcholine"]
+    masked = []
+    real = ach.outputs.mask
+    ach.outputs.mask = lambda z, y: masked.append(1) or real(z, y)
+    model = _mlp(20, outputs=3)
+    strategy = _strategy(model, [plugin])
+    strategy.train(stream.train_stream[0])
+    masked.clear()
+    before = [p.detach().clone() for p in model.parameters()]
+    strategy.train(stream.train_stream[1])
+    assert masked == [] and not plugin._attend_outputs(ach)
+    assert plugin.inferred() == {**NOTHING, "new_labels": True}
+    assert any(not torch.equal(a, p) for a, p in zip(before, model.parameters()))  # it learnt
 
 
 def test_a_mixed_task_batch_is_gated_per_task_through_a_multi_head_model() -> None:

@@ -77,9 +77,19 @@ class SituationReading:
             if bool(outputs.familiar[index].any()):
                 self._replayed = True
 
-    def _host_outputs(self) -> bool:
-        """The adaptive default saw replayed labels: the host trains and reads the outputs."""
-        return self._replayed and self._adaptive()
+    def _attend_outputs(self, ach) -> bool:
+        """Whether this step's novel samples compete only among the novel outputs.
+
+        The adaptive default does not once a memory replays (the host trains the outputs), nor
+        when an experience after the first brings a single novel label: one output competing
+        with nothing has zero cross-entropy, so the samples would teach nothing (SplitMNIST with
+        one class per experience); they keep every output, as in plain training.
+        """
+        if not self._adaptive():
+            return True
+        outputs = ach.outputs
+        lone = bool(outputs.familiar.any()) and int(outputs.novel().sum()) < 2
+        return not (self._replayed or lone)
 
     def _switch_explained(self) -> bool:
         """A change signal is explained (no new context) when the step shows novel labels."""

@@ -229,7 +229,7 @@ class NeuromodulationPlugin(SituationReading, ContextGating, StepReadings, Modul
                 ach.outputs.observe(strategy.mb_output, strategy.mb_y)
                 if self._adaptive():  # only the adaptive options read which labels are novel
                     self._observe_labels(ach, strategy.mb_y)
-            if attend and not self._host_outputs():
+            if attend and self._attend_outputs(ach):
                 strategy.mb_output = ach.outputs.mask(strategy.mb_output, strategy.mb_y)
         if da is not None:
             self._dopamine_step(strategy, da, ht)
