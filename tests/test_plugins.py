@@ -90,15 +90,15 @@ def test_na_reversal_trace(reversal) -> None:
     for exp in reversal.train_stream:
         strategy.train(exp)
     assert len(na.trace) == 40
-    assert {"NA/level", "NA/plasticity", "NA/surprise", "NA/tonic",
-            "NA/temperature"} <= set(na.trace[0])
+    assert {"NA/level", "NM/plasticity", "NA/surprise", "NA/tonic",
+            "NM/temperature"} <= set(na.trace[0])
     level = [step["NA/level"] for step in na.trace]
     assert max(level[15:20]) < 0.1  # settled at the end of rule A
     assert max(level[20:23]) > 0.5  # burst right after the reversal
     assert max(na.trace[20]["NA/surprise"], na.trace[21]["NA/surprise"]) > 3.0
     assert level[-1] < 0.2  # relaxed by the end of rule B
     for step in na.trace:
-        assert step["NA/plasticity"] == pytest.approx(1.0 + 2.0 * step["NA/level"], abs=1e-6)
+        assert step["NM/plasticity"] == pytest.approx(1.0 + 2.0 * step["NA/level"], abs=1e-6)
     for p in model.parameters():
         assert torch.isfinite(p).all()
 
@@ -425,7 +425,7 @@ def test_signal_metrics_reach_evaluator(reversal) -> None:
     strategy.train(reversal.train_stream[0])
     metrics = evaluator.get_all_metrics()
     for name in ("DA/rpe", "DA/expectation", "DA/tonic", "DA/plasticity", "NA/level",
-                 "NA/surprise", "NA/tonic", "NA/plasticity", "NA/temperature"):
+                 "NA/surprise", "NA/tonic", "NM/plasticity", "NM/temperature"):
         xs, ys = metrics[f"Neuromod/{name}"]
         assert len(ys) == 20
         assert ys[-1] == pytest.approx({**da.signals, **na.signals}[name])
@@ -476,7 +476,7 @@ def test_na_exploration_in_reward_strategy(reversal) -> None:
     # the temperature of step t is set from NA's state after step t - 1
     assert recorder.temperatures[0] == pytest.approx(1.0)
     for temperature, previous in zip(recorder.temperatures[1:], na.trace[:-1]):
-        assert temperature == pytest.approx(previous["NA/temperature"], rel=1e-6)
+        assert temperature == pytest.approx(previous["NM/temperature"], rel=1e-6)
         level = max(previous["NA/level"], previous["NA/tonic"])
         assert temperature == pytest.approx(1.0 + 4.0 * level, rel=1e-6)
     assert max(recorder.temperatures) > 1.0

@@ -11,7 +11,9 @@ uncertainty: the known unreliability of predictions inside a context (Yu & Dayan
   more surprise.
   Their switch rule ``NA > ACh / (0.5 + ACh)`` becomes, on NA's z-score scale,
 
-      threshold_t = base_threshold * (1 + threshold_gain * a_t / (0.5 + a_t)).
+      threshold_t = base_threshold * (1 + threshold_gain * a_t / (0.5 + a_t))
+
+  (the integration's ``na_threshold`` term ``ACh/switch = a_t / (0.5 + a_t)``).
 
 - **Attention (pathway gating).** Each context ``c`` (the task label when the stream is cued, else
   a context index that advances whenever NA declares a change) owns a fixed random subset of hidden
@@ -41,7 +43,8 @@ uncertainty: the known unreliability of predictions inside a context (Yu & Dayan
   shrinks the share of each new context, ``keep_c = gate_keep * (1 + c) ** -gate_decay``.
 - **Encoding vs consolidation (Hasselmo 2006).** High ACh favours encoding: the plasticity factor is
   ``1 + encoding_gain * a_t``; low ACh favours consolidation and retrieval: the consolidation factor
-  (which scales serotonin's anchor) is ``1 - a_t``.
+  (which scales serotonin's anchor) is ``1 - a_t``; both are terms of the plugin's learning
+  variables (:func:`~.integration.default_integration`).
 """
 
 from __future__ import annotations
@@ -188,15 +191,6 @@ class Acetylcholine(nn.Module):
             self.latent.enter(int(context))
         return int(self.context)
 
-    def na_threshold(self, base_threshold: float) -> torch.Tensor:
-        a = self.level
-        return base_threshold * (1.0 + self.threshold_gain * a / (0.5 + a))
-
-    def plasticity(self) -> torch.Tensor:
-        return 1.0 + self.encoding_gain * self.level
-
-    def consolidation(self) -> torch.Tensor:
-        return 1.0 - self.level
 
     def share(self, context: int) -> float:
         """The share of hidden units context ``c`` keeps, ``gate_keep * (1 + c) ** -gate_decay``.

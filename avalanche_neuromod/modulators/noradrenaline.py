@@ -13,9 +13,11 @@ tonic running statistics (:class:`~avalanche_neuromod.modulators.base.RunningSta
 
 The release is suppressed for the first ``warmup`` steps, while the statistics are still forming.
 ``threshold`` is the z-score at which NA declares a change; acetylcholine may set it (Yu & Dayan:
-the switch is declared when NA exceeds a level that grows with expected uncertainty). Effects, each
-bounded, all ``1`` at rest (Aston-Jones & Cohen 2005 adaptive gain; Doya 2002, NA as the inverse
-temperature of action selection):
+the switch is declared when NA exceeds a level that grows with expected uncertainty; the plugin
+passes that factor to :meth:`Noradrenaline.observe`). Effects, each bounded, all ``1`` at rest
+(Aston-Jones & Cohen 2005 adaptive gain; Doya 2002, NA as the inverse temperature of action
+selection), applied by the plugin as terms of its learning variables
+(:func:`~.integration.default_integration`, which reads the gains below from this constructor):
 
     plasticity  = 1 + plasticity_gain  * n_t
     gain        = 1 + gain_gain        * n_t
@@ -98,19 +100,20 @@ class Noradrenaline(nn.Module):
         signal: torch.Tensor,
         *,
         utility: torch.Tensor | None = None,
-        threshold: float | None = None,
+        threshold_factor: float = 1.0,
     ) -> torch.Tensor:
         """Take this step's prediction-error signal ``u_t`` (a scalar) and return ``n_t``.
 
         :param utility: this step's mean reward or accuracy (drives tonic NA).
-        :param threshold: overrides the z threshold for this step (set by acetylcholine).
+        :param threshold_factor: this step's factor on ``threshold`` (the integration's
+            ``na_threshold``: acetylcholine raises it with expected uncertainty).
         """
         if utility is not None:
             self._observe_utility(utility)
         u = float(signal.detach().float().reshape(-1).mean())
         if not math.isfinite(u):
             return self.level  # a non-finite signal carries no evidence; keep the state
-        theta = self.threshold if threshold is None else float(threshold)
+        theta = self.threshold * float(threshold_factor)
         stats = self.stats
         z = release = 0.0
         if int(stats.count) >= max(self.warmup, 1):
@@ -143,17 +146,3 @@ class Noradrenaline(nn.Module):
         self.level.zero_()
         self.release.zero_()
 
-    def plasticity(self) -> torch.Tensor:
-        return 1.0 + self.plasticity_gain * self.level
-
-    def gain(self) -> torch.Tensor:
-        return 1.0 + self.gain_gain * self.level
-
-    def temperature(self) -> torch.Tensor:
-        return 1.0 + self.exploration_gain * torch.maximum(self.level, self.tonic)
-
-    def reset(self) -> torch.Tensor:
-        return 1.0 - self.reset_gain * self.release
-
-    def consolidation(self) -> torch.Tensor:
-        return 1.0 - self.level

@@ -29,15 +29,14 @@ class StepReadings:
             out.update({"DA/rpe": da.phasic, "DA/expectation": da.expectation,
                         "DA/tonic": da.tonic, "DA/plasticity": m})
         if na is not None:
-            out.update({"NA/level": na.level, "NA/surprise": na.surprise, "NA/tonic": na.tonic,
-                        "NA/plasticity": na.plasticity(), "NA/temperature": na.temperature()})
+            out.update({"NA/level": na.level, "NA/surprise": na.surprise, "NA/tonic": na.tonic})
         if ach is not None:
             out.update({"ACh/level": ach.level, "ACh/context": ach.context.float()})
         if ht is not None:
             out.update({"5HT/level": ht.level, "5HT/inhibition": ht.inhibition})
-        if len(self.modulators) > 1:
-            out.update({f"NM/{k}": torch.tensor(v) for k, v in self.variables.items()
-                        if self._active.spec[k].get("terms")})
+        # the learning variables as applied (a modulator's effects are terms of them)
+        out.update({f"NM/{k}": torch.tensor(v) for k, v in self.variables.items()
+                    if self._active.spec[k].get("terms")})
         out.update(self._decision_signals())
         return out
 

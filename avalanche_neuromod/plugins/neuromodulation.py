@@ -235,8 +235,8 @@ class NeuromodulationPlugin(SituationReading, ContextGating, StepReadings, Modul
             self._dopamine_step(strategy, da, ht)
         if na is not None:
             u = self._error_signal(strategy, self.options["noradrenaline"]["signal"])
-            theta = na.threshold * self.variables["na_threshold"]
-            na.observe(u, utility=self._utility(strategy), threshold=theta)
+            na.observe(u, utility=self._utility(strategy),
+                       threshold_factor=self.variables["na_threshold"])
         if ach is not None:
             u = self._error_signal(strategy, self.options["acetylcholine"]["signal"])
             inferred = not self._task_mode and self.options["acetylcholine"]["context"] != "task"
