@@ -225,6 +225,17 @@ def test_write_selected_keeps_comments_and_records_provenance(tmp_path: Path):
     assert yaml.safe_load(text)["selection"]["suite"] == "s"
 
 
+def test_write_selected_into_the_adaptive_default_changes_it_not_replaces_it(tmp_path: Path):
+    from avalanche_neuromod.plugins.defaults import DEFAULT_MODULATORS
+
+    path = write_selected("full", {"modulators": {"serotonin": {"strength": 2.0}}},
+                          provenance={"suite": "s"}, presets_dir=tmp_path)
+    modulators = load_preset(str(path))["modulators"]
+    assert list(modulators) == list(DEFAULT_MODULATORS)  # all four kept
+    assert modulators["serotonin"] == {**DEFAULT_MODULATORS["serotonin"], "strength": 2.0}
+    assert modulators["acetylcholine"] == DEFAULT_MODULATORS["acetylcholine"]
+
+
 def test_cli_select_writes_the_winner(tmp_path: Path, monkeypatch, capsys):
     import avalanche_neuromod.leaderboard.selection as selection
 

@@ -45,7 +45,14 @@ import yaml
 from ..catalog import resolve
 from ..config import ConfigError, load_yaml
 from ..outputs import check_output_dir
-from ..strategies.presets import LOCAL_DIR, PresetError, build_plugins, load_preset, preset_source
+from ..strategies.presets import (
+    DEFAULT,
+    LOCAL_DIR,
+    PresetError,
+    build_plugins,
+    load_preset,
+    preset_source,
+)
 from .spec import SEED_LIMIT, load_suite, suite_cells
 from .store import read_records
 
@@ -270,6 +277,11 @@ def write_selected(preset: str, override: dict, *, provenance: dict,
         root.mkdir(parents=True, exist_ok=True)
     header = [line for line in text.splitlines() if line.startswith("#")]
     data = yaml.safe_load(text) or {}
+    if data.get("modulators") == DEFAULT and "modulators" in override:
+        # the adaptive default spelt out, so that the selected values change it, not replace it
+        from ..plugins.defaults import DEFAULT_MODULATORS
+
+        data["modulators"] = copy.deepcopy(DEFAULT_MODULATORS)
     data = _merge(data, override)
     data["selection"] = provenance
     body = yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=96)
