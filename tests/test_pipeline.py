@@ -90,7 +90,12 @@ def test_plugins_recorded_signals(pipeline) -> None:
         assert len(plugin.trace) > 0
         assert len(plugin.trace) == steps  # one record per training step
         for record in plugin.trace:
-            assert record and all(name.startswith(prefix) for name in record)
+            # the modulator's own signals, and the learning variables as applied (``NM/*``)
+            own = [name for name in record if name.startswith(prefix)]
+            applied = [name for name in record if name.startswith("NM/")]
+            assert own and len(own) + len(applied) == len(record)
+            # DA alone declares no integration term; NA's effects are its terms
+            assert bool(applied) == (prefix == "NA/")
             assert all(math.isfinite(value) for value in record.values())
     assert all(0.0 <= r["NA/level"] <= 1.0 for r in pipeline.na.trace)
 
