@@ -33,9 +33,10 @@ from .config import (
     seed_values,
     string_list,
 )
+from .modulators.registry import names as modulator_names
 from .outputs import OutputError, check_output_dir, write_or_fallback
 from .runtime import git_commit, resolve_device, versions
-from .strategies.presets import MODULATORS, PresetError, build_plugins, load_preset
+from .strategies.presets import PresetError, build_plugins, load_preset
 
 DEFAULT_CONFIG: dict[str, Any] = {
     "seeds": 10,
@@ -145,12 +146,13 @@ def validate_config(config: Any, *, source: str = "config") -> dict:
     number(metric["criterion"], field=f"{source}.metric.criterion", low=0.0, high=1.0,
            low_open=True)
     positive_int(metric["entropy_bin"], field=f"{source}.metric.entropy_bin")
-    overrides = check_keys(cfg["modulators"], set(MODULATORS), field=f"{source}.modulators")
+    overrides = check_keys(cfg["modulators"], set(modulator_names()), field=f"{source}.modulators")
     for name, params in overrides.items():
         if not isinstance(params, dict):
             raise ConfigError(f"{source}.modulators.{name}: must be a mapping of parameters")
     try:  # build every modulator once so that bad parameters fail before anything runs
-        build_plugins({"modulators": {name: {} for name in MODULATORS}}, overrides=overrides)
+        build_plugins({"modulators": {name: {} for name in modulator_names()}},
+                      overrides=overrides)
     except PresetError as err:
         raise ConfigError(f"{source}.{err}") from None
     _check_memory(cfg, source=source)

@@ -15,8 +15,14 @@ from .plugins import modulator_signal_metrics
 from .strategies import NeuromodulatedStrategy
 
 ACC = "Top1_Acc_Exp/eval_phase/test_stream/Exp{:03d}"
-SIGNAL_KEYS = {"da": "DA/rpe", "na": "NA/level", "na_tonic": "NA/tonic", "ach": "ACh/level",
-               "5ht": "5HT/level"}
+
+
+def signal_keys() -> dict[str, str]:
+    """Record key -> signal the case study keeps per trial (each modulator's ``SPEC.record``)."""
+    from .modulators.registry import specs
+
+    return {key: signal for spec in specs().values() for key, signal in spec["record"].items()}
+
 SUMMARY_KEYS = ("trials_to_criterion", "final_accuracy", "stream_accuracy", "forgetting", "bwt",
                 "fwt", "wall_time")
 
@@ -83,7 +89,7 @@ def _train_gonogo_cell(cell, *, device: torch.device, wandb_options: dict | None
         matrix.append([float(last[ACC.format(j)]) for j in range(n_exp)])
     trace = [step for p in strategy.modulator_plugins for step in p.trace]
     signals = {}
-    for key, name in SIGNAL_KEYS.items():
+    for key, name in signal_keys().items():
         if trace and name in trace[0]:
             signals[key] = [round(step[name], 5) for step in trace]
 

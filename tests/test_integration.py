@@ -15,9 +15,9 @@ from torch import nn
 from avalanche_neuromod.benchmarks import gonogo_benchmark
 from avalanche_neuromod.modulators import Integrator, default_integration
 from avalanche_neuromod.modulators.integration import (
-    SIGNALS,
     VARIABLES,
     IntegrationError,
+    signal_names,
     validate_integration,
 )
 from avalanche_neuromod.plugins import (
@@ -104,7 +104,7 @@ def test_integrator_tensor_and_float_paths_agree() -> None:
     floats = {"DA/rpe": -0.3, "DA/abs_rpe": 0.3, "DA/tonic": 0.2, "NA/level": 0.6,
               "NA/release": 0.4, "NA/tonic": 0.1, "NA/explore": 0.6, "ACh/level": 0.3,
               "ACh/switch": 0.3 / 0.8, "5HT/level": 0.7}
-    assert set(floats) == set(SIGNALS)
+    assert set(floats) == set(signal_names())
     integrator = Integrator(spec)
     a = integrator.evaluate_floats(floats)
     b = integrator.evaluate({k: torch.tensor(v) for k, v in floats.items()})

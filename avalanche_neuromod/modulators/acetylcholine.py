@@ -58,6 +58,25 @@ from .output_attention import OutputAttention
 CELL_SEED = "cell"  # ``seed: cell``: the gates follow the run's seed (opt-in, see Acetylcholine)
 
 
+# The registry's entry (modulators/registry.py): read as a literal, without importing this file.
+SPEC = {
+    "name": "acetylcholine", "tag": "ACh", "class": "Acetylcholine", "order": 3,
+    "driver": "builtin",
+    "signals": ("ACh/level", "ACh/switch"),
+    "record": {"ach": "ACh/level"},
+    "options": {"signal": "auto", "gating": True, "context": "auto", "outputs": "all",
+                "readout": "raw", "recall": "current", "switch": "surprise"},
+    "choices": {"signal": "ERROR_SIGNALS", "gating": (True, False, "auto"),
+                "context": ("auto", "task", "inferred"), "outputs": ("all", "attended"),
+                "readout": ("raw", "precision", "auto"), "switch": ("surprise", "unexplained"),
+                "recall": ("current", "entropy")},
+    "terms": (
+        ("plasticity", "ACh/level", "encoding_gain", None),  # encoding (Hasselmo 2006)
+        ("consolidation", "ACh/level", -1.0, None),
+        ("na_threshold", "ACh/switch", "threshold_gain", "noradrenaline"),  # Yu & Dayan 2005
+    ),
+}
+
 class Acetylcholine(nn.Module):
     """Per-context expected uncertainty, NA's threshold, context gates and encoding drive.
 

@@ -32,6 +32,16 @@ from torch import nn
 
 from .base import check_nonnegative, check_positive, check_rate
 
+# The registry's entry (modulators/registry.py): read as a literal, without importing this file.
+SPEC = {
+    "name": "dopamine", "tag": "DA", "class": "Dopamine", "order": 1, "driver": "builtin",
+    "signals": ("DA/rpe", "DA/abs_rpe", "DA/tonic"),
+    "record": {"da": "DA/rpe"},
+    "options": {"mode": "auto", "reward": "correct", "scope": "sample"},
+    "choices": {"mode": ("auto", "reward", "supervised"), "reward": ("correct", "loss"),
+                "scope": ("sample", "step")},
+    "terms": (),
+}
 
 class Dopamine(nn.Module):
     """Reward prediction error with a tonic expectation, and the plasticity it grants."""

@@ -42,8 +42,14 @@ import torch
 
 VARIABLES = ("plasticity", "gain", "temperature", "reset", "consolidation", "da_plasticity",
              "na_threshold")
-SIGNALS = ("DA/rpe", "DA/abs_rpe", "DA/tonic", "NA/level", "NA/release", "NA/tonic",
-           "NA/explore", "ACh/level", "ACh/switch", "5HT/level")
+
+def signal_names() -> tuple[str, ...]:
+    """The signals a learning variable may read: each modulator's ``SPEC.signals``, in order."""
+    from .registry import specs
+
+    return tuple(signal for spec in specs().values() for signal in spec["signals"])
+
+
 LIMIT = 1e6  # hard envelope of every variable, declared bounds or not
 
 
@@ -60,35 +66,28 @@ def constructor_defaults(cls) -> dict[str, Any]:
 def default_integration(params: dict[str, dict]) -> dict[str, dict]:
     """The integration implied by the modulators present and their parameters.
 
-    With one modulator it reproduces that modulator alone; with several it adds the interactions
-    the paper describes: NA boosts DA's plasticity (modulatory), ACh raises NA's threshold with
-    expected uncertainty and drives encoding (modulatory, convergent), NA and ACh loosen 5-HT's
-    consolidation, and 5-HT opposes DA (opponent).
+    Each modulator's ``SPEC.terms`` (:mod:`.registry`) adds its terms, in the registry's order;
+    a term ``with`` another modulator applies only when that one is present. With one modulator
+    it reproduces that modulator alone; with several it adds the interactions the paper
+    describes: NA boosts DA's plasticity (modulatory), ACh raises NA's threshold with expected
+    uncertainty and drives encoding (modulatory, convergent), NA and ACh loosen 5-HT's
+    consolidation, and 5-HT opposes DA (opponent). A weight named by a parameter left out is the
+    modulator's constructor default (or the plugin option's default).
     """
-    from .acetylcholine import Acetylcholine
-    from .noradrenaline import Noradrenaline
+    from .registry import modulator_class, specs
 
-    da, na = params.get("dopamine"), params.get("noradrenaline")
-    ach, ht = params.get("acetylcholine"), params.get("serotonin")
-    # a gain not given is the modulator's own constructor default (stated once, there)
-    na = None if na is None else {**constructor_defaults(Noradrenaline), **na}
-    ach = None if ach is None else {**constructor_defaults(Acetylcholine), **ach}
     out: dict[str, dict] = {name: {"terms": {}} for name in VARIABLES}
-    if na is not None:
-        out["plasticity"]["terms"]["NA/level"] = na["plasticity_gain"]
-        out["gain"]["terms"]["NA/level"] = na["gain_gain"]
-        out["temperature"]["terms"]["NA/explore"] = na["exploration_gain"]
-        out["reset"]["terms"]["NA/release"] = -na["reset_gain"]
-        out["consolidation"]["terms"]["NA/level"] = -1.0
-        if da is not None:
-            out["da_plasticity"]["terms"]["NA/level"] = na.get("dopamine_boost", 1.0)
-    if ach is not None:
-        out["plasticity"]["terms"]["ACh/level"] = ach["encoding_gain"]
-        out["consolidation"]["terms"]["ACh/level"] = -1.0
-        if na is not None:
-            out["na_threshold"]["terms"]["ACh/switch"] = ach["threshold_gain"]
-    if ht is not None and da is not None:
-        out["da_plasticity"]["terms"]["5HT/level"] = -ht.get("opponent", 0.5)
+    for name, spec in specs().items():
+        if params.get(name) is None:
+            continue
+        own = {**spec["options"], **constructor_defaults(modulator_class(name)), **params[name]}
+        for variable, signal, weight, partner in spec["terms"]:
+            if partner is not None and params.get(partner) is None:
+                continue
+            if isinstance(weight, str):
+                sign, key = (-1.0, weight[1:]) if weight.startswith("-") else (1.0, weight)
+                weight = own[key] if sign > 0 else -own[key]
+            out[variable]["terms"][signal] = weight
     for spec in out.values():
         spec.setdefault("base", 1.0)
     out["plasticity"]["bounds"] = [0.0, 8.0]
@@ -118,7 +117,7 @@ def validate_integration(spec: Any, *, field: str = "integration") -> dict[str, 
             raise IntegrationError(f"{where}: must be a mapping with base, terms, bounds")
         base = var.get("base", 1.0)
         if isinstance(base, str):
-            if base not in SIGNALS:
+            if base not in signal_names():
                 raise IntegrationError(f"{where}.base: unknown signal {base!r}")
         elif isinstance(base, bool) or not isinstance(base, (int, float)) or \
                 not math.isfinite(base):
@@ -127,9 +126,9 @@ def validate_integration(spec: Any, *, field: str = "integration") -> dict[str, 
         if not isinstance(terms, dict):
             raise IntegrationError(f"{where}.terms: must map signal names to weights")
         for signal, weight in terms.items():
-            if signal not in SIGNALS:
+            if signal not in signal_names():
                 raise IntegrationError(f"{where}.terms.{signal}: unknown signal; choose from "
-                                       f"{', '.join(SIGNALS)}")
+                                       f"{', '.join(signal_names())}")
             if isinstance(weight, bool) or not isinstance(weight, (int, float)) or \
                     not math.isfinite(weight):
                 raise IntegrationError(f"{where}.terms.{signal}: weight must be a finite number")

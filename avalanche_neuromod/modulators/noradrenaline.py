@@ -46,6 +46,28 @@ from torch import nn
 
 from .base import RunningStats, check_nonnegative, check_positive, check_rate
 
+# The registry's entry (modulators/registry.py): read as a literal, without importing this file.
+# ``effects`` are the terms below that the plugin applies (:data:`EFFECT_TERMS`).
+SPEC = {
+    "name": "noradrenaline", "tag": "NA", "class": "Noradrenaline", "order": 2,
+    "driver": "builtin",
+    "signals": ("NA/level", "NA/release", "NA/tonic", "NA/explore"),
+    "record": {"na": "NA/level", "na_tonic": "NA/tonic"},
+    "options": {"signal": "auto", "effects": ("plasticity", "gain", "exploration", "reset"),
+                "supervised_effects": None, "dopamine_boost": 1.0},
+    "choices": {"signal": "ERROR_SIGNALS"},
+    "terms": (
+        ("plasticity", "NA/level", "plasticity_gain", None),
+        ("gain", "NA/level", "gain_gain", None),
+        ("temperature", "NA/explore", "exploration_gain", None),
+        ("reset", "NA/release", "-reset_gain", None),
+        ("consolidation", "NA/level", -1.0, None),  # NA loosens 5-HT's consolidation
+        ("da_plasticity", "NA/level", "dopamine_boost", "dopamine"),  # modulatory: NA boosts DA
+    ),
+}
+# each of the ``effects`` option's names: the (learning variable, signal) of its term
+EFFECT_TERMS = {"plasticity": ("plasticity", "NA/level"), "gain": ("gain", "NA/level"),
+                "exploration": ("temperature", "NA/explore"), "reset": ("reset", "NA/release")}
 
 class Noradrenaline(nn.Module):
     """Surprise detector with a decaying phasic NA level and its effects on learning."""

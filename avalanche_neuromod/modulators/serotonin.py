@@ -38,6 +38,15 @@ from torch import nn
 
 from .base import check_nonnegative, check_rate
 
+# The registry's entry (modulators/registry.py): read as a literal, without importing this file.
+SPEC = {
+    "name": "serotonin", "tag": "5HT", "class": "Serotonin", "order": 4, "driver": "builtin",
+    "signals": ("5HT/level",),
+    "record": {"5ht": "5HT/level"},
+    "options": {"opponent": 0.5, "inhibition": True, "consolidate": "experience"},
+    "choices": {"consolidate": ("experience", "context")},
+    "terms": (("da_plasticity", "5HT/level", "-opponent", "dopamine"),),  # opponent to DA
+}
 
 class Serotonin(nn.Module):
     """Tonic 5-HT level, DA-gated importance anchor, patience and No-Go inhibition."""

@@ -17,7 +17,7 @@ class StepReadings:
     """Mixin of the plugin: signals of the modulators, observations of the strategy.
 
     Uses the plugin's ``_get``, ``modulators``, ``plasticity``, ``variables``, ``_active``,
-    ``_step_losses`` and ``_param_cache``.
+    ``_error_driven``, ``_step_losses`` and ``_param_cache``.
     """
 
     def _signal_tensors(self) -> dict[str, torch.Tensor]:
@@ -34,6 +34,8 @@ class StepReadings:
             out.update({"ACh/level": ach.level, "ACh/context": ach.context.float()})
         if ht is not None:
             out.update({"5HT/level": ht.level, "5HT/inhibition": ht.inhibition})
+        for name in self._error_driven:
+            out.update({k: torch.as_tensor(v) for k, v in self.modulators[name].signals().items()})
         # the learning variables as applied (a modulator's effects are terms of them)
         out.update({f"NM/{k}": torch.tensor(v) for k, v in self.variables.items()
                     if self._active.spec[k].get("terms")})
@@ -57,6 +59,8 @@ class StepReadings:
             s["ACh/level"], s["ACh/switch"] = a, a / (0.5 + a)
         if ht is not None:
             s["5HT/level"] = float(ht.level)
+        for name in self._error_driven:  # a registered modulator states its own signals
+            s.update({k: float(v) for k, v in self.modulators[name].signals().items()})
         return s
 
     def _losses(self, strategy) -> torch.Tensor:

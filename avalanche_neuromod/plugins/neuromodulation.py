@@ -38,6 +38,7 @@ from torch import nn
 
 from ..modulators import Dopamine
 from ..modulators.integration import Integrator
+from ..modulators.registry import specs as _registry_specs
 from ._adaptive import SituationReading
 from ._gating import ContextGating
 from ._glue import UpdateGate, is_reward_driven, loss_normaliser, per_sample_loss, readout_layers
@@ -45,13 +46,8 @@ from ._latent import infer_context
 from ._readings import StepReadings
 from .base import ModulatorPlugin
 from .options import (  # noqa: F401  (re-exported: the plugin's options, stated in .options)
-    CHOICES,
     DEFAULT_MODULATORS,
     EFFECTS,
-    MODULATOR_CLASSES,
-    NA_EFFECT_TERMS,
-    OPTIONS,
-    SIGNALS,
     ModulatorConfigError,
     build_integrator,
     build_modulators,
@@ -59,6 +55,11 @@ from .options import (  # noqa: F401  (re-exported: the plugin's options, stated
 )
 
 GO_ACTION = 1
+
+
+def modulator_spec(name: str) -> dict:
+    """The registry's ``SPEC`` of modulator ``name``."""
+    return _registry_specs()[name]
 
 
 class NeuromodulationPlugin(SituationReading, ContextGating, StepReadings, ModulatorPlugin):
@@ -96,6 +97,8 @@ class NeuromodulationPlugin(SituationReading, ContextGating, StepReadings, Modul
         plasticity), ``inhibition`` (learnt No-Go bias in reward-driven strategies) and
         ``consolidate`` (``experience``: at the end of each experience; ``context``: when
         acetylcholine's latent-cause inference leaves a context, no experience boundary used).
+    :param others: any other modulator of the registry (:mod:`~.modulators.registry`), by
+        name: its parameters plus its ``SPEC.options`` (docs/extending.md).
     :param integration: learning variables declared as data (see
         :mod:`avalanche_neuromod.modulators.integration`); each declared variable replaces the
         default one implied by the modulators' parameters.
@@ -110,16 +113,20 @@ class NeuromodulationPlugin(SituationReading, ContextGating, StepReadings, Modul
         serotonin: dict | None = None,
         integration: dict | None = None,
         record_every: int = 1,
+        **others: dict | None,
     ):
         super().__init__(record_every=record_every)
         given = {"dopamine": dopamine, "noradrenaline": noradrenaline,
-                 "acetylcholine": acetylcholine, "serotonin": serotonin}
+                 "acetylcholine": acetylcholine, "serotonin": serotonin, **others}
         if integration is None and all(params is None for params in given.values()):
             given = {name: dict(params) for name, params in DEFAULT_MODULATORS.items()}
         self.options, modulators, raw = build_modulators(given)
         self.modulators = nn.ModuleDict()
         for name, modulator in modulators.items():
             self.modulators[name] = modulator
+        # modulators of the registry's ``error`` driver: fed an error signal each step
+        self._error_driven = [name for name in self.modulators
+                              if modulator_spec(name)["driver"] == "error"]
         declared = declared_integration(integration)
         na_options = self.options.get("noradrenaline", {})
         self.integrator = build_integrator(raw, na_options.get("effects"), declared)
@@ -261,6 +268,9 @@ class NeuromodulationPlugin(SituationReading, ContextGating, StepReadings, Modul
                 go = strategy.mb_action == GO_ACTION
                 punished = (-strategy.mb_reward.float()).clamp_min(0.0) * go
                 ht.observe_false_alarms(punished.sum() / go.sum().clamp_min(1))
+        for name in self._error_driven:
+            signal = self.options[name].get("signal", "auto")
+            self.modulators[name].observe(self._error_signal(strategy, signal))
         self._refresh()
         self._record()
 

@@ -10,39 +10,14 @@ from __future__ import annotations
 
 import copy
 
-from ..modulators import Acetylcholine, Dopamine, Noradrenaline, Serotonin
 from ..modulators.integration import IntegrationError, Integrator, default_integration
+from ..modulators.noradrenaline import EFFECT_TERMS
+from ..modulators.registry import modulator_class, specs
 from .defaults import DEFAULT_MODULATORS  # noqa: F401  (re-exported)
 
-MODULATOR_CLASSES = {"dopamine": Dopamine, "noradrenaline": Noradrenaline,
-                     "acetylcholine": Acetylcholine, "serotonin": Serotonin}
-OPTIONS = {
-    "dopamine": {"mode": "auto", "reward": "correct", "scope": "sample"},
-    "noradrenaline": {"signal": "auto", "effects": ("plasticity", "gain", "exploration", "reset"),
-                      "supervised_effects": None, "dopamine_boost": 1.0},
-    "acetylcholine": {"signal": "auto", "gating": True, "context": "auto", "outputs": "all",
-                      "readout": "raw", "recall": "current", "switch": "surprise"},
-    "serotonin": {"opponent": 0.5, "inhibition": True, "consolidate": "experience"},
-}
-SIGNALS = ("auto", "rpe", "loss", "entropy")
-CHOICES = {
-    ("dopamine", "mode"): ("auto", "reward", "supervised"),
-    ("dopamine", "reward"): ("correct", "loss"),
-    ("dopamine", "scope"): ("sample", "step"),
-    ("noradrenaline", "signal"): SIGNALS,
-    ("acetylcholine", "signal"): SIGNALS,
-    ("acetylcholine", "gating"): (True, False, "auto"),
-    ("acetylcholine", "context"): ("auto", "task", "inferred"),
-    ("acetylcholine", "outputs"): ("all", "attended"),
-    ("acetylcholine", "readout"): ("raw", "precision", "auto"),
-    ("acetylcholine", "switch"): ("surprise", "unexplained"),
-    ("acetylcholine", "recall"): ("current", "entropy"),
-    ("serotonin", "consolidate"): ("experience", "context"),
-}
-NA_EFFECT_TERMS = {"plasticity": ("plasticity", "NA/level"), "gain": ("gain", "NA/level"),
-                   "exploration": ("temperature", "NA/explore"), "reset": ("reset", "NA/release")}
-EFFECTS = tuple(NA_EFFECT_TERMS)
-
+# NA's ``effects`` option: which of its integration terms the plugin applies
+# (modulators/noradrenaline.py, EFFECT_TERMS)
+EFFECTS = tuple(EFFECT_TERMS)
 
 
 class ModulatorConfigError(ValueError):
@@ -52,12 +27,13 @@ class ModulatorConfigError(ValueError):
 def split_options(name: str, params: dict) -> tuple[dict, dict]:
     """``(options, constructor arguments)`` of modulator ``name``; options are validated."""
     params = dict(params or {})
-    options = dict(OPTIONS[name])
+    spec = specs()[name]
+    options = dict(spec["options"])
     for key in list(params):
         if key in options:
             options[key] = params.pop(key)
-    for (mod, key), allowed in CHOICES.items():
-        if mod == name and options[key] not in allowed:
+    for key, allowed in spec["choices"].items():
+        if options[key] not in allowed:
             names = (str(a).lower() if isinstance(a, bool) else a for a in allowed)
             raise ModulatorConfigError(f"{key} must be one of {', '.join(names)}, got "
                                        f"{options[key]!r}")
@@ -78,7 +54,7 @@ def build_integrator(raw: dict, effects: tuple | None, declared: dict) -> Integr
     its ``effects``, then the declared variables (each replaces the implied one)."""
     spec = default_integration(raw)
     if effects is not None:
-        for effect, (variable, signal) in NA_EFFECT_TERMS.items():
+        for effect, (variable, signal) in EFFECT_TERMS.items():
             if effect not in effects:
                 spec[variable]["terms"].pop(signal, None)
     spec.update(copy.deepcopy(declared))
@@ -87,19 +63,25 @@ def build_integrator(raw: dict, effects: tuple | None, declared: dict) -> Integr
 
 def build_modulators(given: dict) -> tuple[dict, dict, dict]:
     """``(options, modulators, raw)`` for the modulators ``given`` (``None``: left out), in
-    order; ``raw`` is each one's parameters and options, from which the integration is derived.
+    the registry's order (:mod:`~avalanche_neuromod.modulators.registry`); ``raw`` is each one's
+    parameters and options, from which the integration is derived.
 
     :raises ModulatorConfigError: naming the modulator and the bad parameter or option.
     """
     options_of, modulators, raw = {}, {}, {}
+    known = specs()
+    given = {**{n: given[n] for n in known if n in given}, **given}  # the registry's order
     for name, params in given.items():
         if params is None:
             continue
+        if name not in known:
+            raise ModulatorConfigError(f"{name}: unknown modulator; choose from "
+                                       f"{', '.join(known)}")
         if not isinstance(params, dict):
             raise ModulatorConfigError(f"{name}: must be a mapping of parameters")
         try:
             options, kwargs = split_options(name, params)
-            modulators[name] = MODULATOR_CLASSES[name](**kwargs)
+            modulators[name] = modulator_class(name)(**kwargs)
         except TypeError as err:
             message = str(err).split("got an ", 1)[-1]
             raise ModulatorConfigError(f"{name}: {message}") from None

@@ -28,8 +28,8 @@ from typing import Any
 
 from ..config import parse_yaml, safe_name
 from ..errors import ConfigError, PresetError
+from ..modulators.registry import names as modulator_names
 
-MODULATORS = ("dopamine", "noradrenaline", "acetylcholine", "serotonin")
 DEFAULT = "default"  # ``modulators: default``: NeuromodulationPlugin()'s adaptive default
 PRESET_KEYS = {"name", "description", "modulators", "integration", "baseline", "selection",
                "memory", "learner", "labels_trick"}
@@ -124,9 +124,9 @@ def validate_preset(data: Any, *, source: str) -> dict:
         raise PresetError(f"{source}: modulators must be a mapping, or {DEFAULT} (the plugin's "
                           "adaptive default)")
     for name, params in modulators.items():
-        if name not in MODULATORS:
+        if name not in modulator_names():
             raise PresetError(f"{source}: modulators.{name}: unknown modulator; choose from "
-                              f"{', '.join(MODULATORS)}")
+                              f"{', '.join(modulator_names())}")
         if params is not None and not isinstance(params, dict):
             raise PresetError(f"{source}: modulators.{name} must be a mapping of parameters")
     baseline = data.get("baseline")
@@ -215,7 +215,7 @@ def build_plugins(preset: dict, *, overrides: dict | None = None) -> list:
 
     modulators = copy.deepcopy(preset["modulators"])
     for name, params in (overrides or {}).items():
-        if name not in MODULATORS:
+        if name not in modulator_names():
             raise PresetError(f"modulators.{name}: unknown modulator")
         if not isinstance(params, dict):
             raise PresetError(f"modulators.{name}: must be a mapping of parameters")
