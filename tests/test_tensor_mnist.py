@@ -175,3 +175,30 @@ def test_cell_keys_of_the_label_order_are_those_recorded_before_it_had_a_name():
     assert call_args("permuted_mnist", label.benchmark_args)["sample_order"] == "label"
     assert call_args("permuted_mnist", default.benchmark_args)["sample_order"] == "avalanche"
     assert cell_args("split_mnist", {"n_experiences": 5}) == {"n_experiences": 5}
+
+
+def test_domain_il_split_mnist_labels_a_digit_by_its_place_in_the_pair(mnist_root):
+    """van de Ven et al. 2022's domain-IL SplitMNIST: the class-IL stream's samples, relabelled."""
+    classes = get_benchmark("split_mnist", n_experiences=5, seed=3, dataset_root=mnist_root)
+    domain = get_benchmark("split_mnist", n_experiences=5, seed=3, domain=True,
+                           dataset_root=mnist_root)
+    order = classes.classes_order
+    for i, (a, b) in enumerate(zip(classes.test_stream, domain.test_stream)):
+        assert b.classes_in_this_experience == [0, 1] and b.task_label == 0
+        digits = torch.as_tensor(list(a.dataset.targets))
+        expected = (digits == order[2 * i + 1]).long()  # first of the pair 0, second 1
+        assert torch.equal(torch.as_tensor(list(b.dataset.targets)), expected)
+        assert torch.equal(a.dataset[7][0], b.dataset[7][0])  # the same images
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    ({"domain": "yes"}, "b.domain: must be true or false"),
+    ({"domain": True, "return_task_id": True}, "b.domain: domain-IL has no task labels"),
+    ({"domain": True, "backend": "avalanche"}, "b.domain: .*tensor backend's only"),
+])
+def test_bad_domain_arguments_name_the_field(args, needle):
+    from avalanche_neuromod.benchmarks import check_benchmark_args, stream_size
+
+    with pytest.raises(ValueError, match=needle):
+        check_benchmark_args("split_mnist", args, field="b")
+    assert stream_size("split_mnist", {"domain": True})["n_classes"] == 2

@@ -74,9 +74,13 @@ def check_benchmark_args(name: str, args: dict, *, field: str) -> dict:
         raise ValueError(f"{field}.n_experiences: must be a positive integer, got {n_exp!r}")
     if name == "split_mnist" and n_exp is not None and 10 % n_exp:
         raise ValueError(f"{field}.n_experiences: must divide the 10 classes, got {n_exp}")
-    for flag in ("cued", "return_task_id"):
+    for flag in ("cued", "return_task_id", "domain"):
         if flag in args and not isinstance(args[flag], bool):
             raise ValueError(f"{field}.{flag}: must be true or false, got {args[flag]!r}")
+    if args.get("domain") and args.get("return_task_id"):
+        raise ValueError(f"{field}.domain: domain-IL has no task labels; drop return_task_id")
+    if args.get("domain") and args.get("backend", "tensor") != "tensor":
+        raise ValueError(f"{field}.domain: domain-IL SplitMNIST is the tensor backend's only")
     if name == "gonogo":  # values too, so a bad stream fails before any cell runs
         stream = {k: tuple(v) if isinstance(v, list) else v for k, v in args.items()
                   if k != "validation"}
@@ -115,7 +119,9 @@ def stream_size(name: str, args: dict) -> dict[str, int] | None:
         n_exp = args.get("n_experiences",
                          inspect.signature(BENCHMARKS[name]).parameters["n_experiences"].default)
         nbytes = raw + n_exp * MNIST_SAMPLES * MNIST_PIXELS * 4
-    return {"input_size": MNIST_PIXELS, "n_classes": 10, "bytes": nbytes, "samples": 60_000}
+    n_classes = 2 if args.get("domain") else 10  # domain-IL: a digit's place in its pair
+    return {"input_size": MNIST_PIXELS, "n_classes": n_classes, "bytes": nbytes,
+            "samples": 60_000}
 
 
 LABEL_ORDER = "label"  # a leaderboard cell's sample_order when its args do not name one

@@ -131,10 +131,13 @@ def split_mnist(
     fixed_class_order=None,
     validation: float = 0.0,
     backend: str = "tensor",
+    domain: bool = False,
     dataset_root=None,
 ):
     """Avalanche's ``SplitMNIST`` (class-IL, or task-IL with ``return_task_id=True``).
 
+    ``domain=True`` is domain-IL SplitMNIST (van de Ven, Tuytelaars & Tolias 2022): two labels,
+    a digit's place in its experience's pair, no task label (tensor backend only).
     ``validation > 0`` swaps the test stream for a validation split of the training data
     (:func:`validation_split`). ``backend="tensor"`` (default) serves the same stream from
     tensors (:mod:`.tensor_mnist`), ``"avalanche"`` from Avalanche's lazy datasets.
@@ -144,10 +147,14 @@ def split_mnist(
     from .tensor_mnist import split_mnist_tensors
 
     root = resolve_data_root(dataset_root)
+    if domain and return_task_id:
+        raise ValueError("domain: domain-IL has no task labels; drop return_task_id")
+    if domain and _backend(backend) != "tensor":
+        raise ValueError("domain: domain-IL SplitMNIST is the tensor backend's only")
     if _backend(backend) == "tensor":
         bm = _build(split_mnist_tensors, n_experiences=n_experiences,
                     return_task_id=return_task_id, seed=seed,
-                    fixed_class_order=fixed_class_order, root=root)
+                    fixed_class_order=fixed_class_order, root=root, domain=domain)
     else:
         bm = _build(SplitMNIST, n_experiences=n_experiences, return_task_id=return_task_id,
                     seed=seed, fixed_class_order=fixed_class_order, dataset_root=root)

@@ -107,8 +107,13 @@ def _scenario(train: list, test: list):
 
 
 def split_mnist_tensors(*, n_experiences: int, return_task_id: bool, seed: int,
-                        fixed_class_order, root) -> object:
-    """SplitMNIST with Avalanche's class order for ``seed`` (or ``fixed_class_order``)."""
+                        fixed_class_order, root, domain: bool = False) -> object:
+    """SplitMNIST with Avalanche's class order for ``seed`` (or ``fixed_class_order``).
+
+    ``domain=True``: domain-incremental SplitMNIST (van de Ven, Tuytelaars & Tolias 2022): the
+    label of a digit is its place among its experience's classes (the first of the pair 0, the
+    second 1), so every experience holds the same labels and only the digits change.
+    """
     x_train, y_train, x_test, y_test = mnist_tensors(None if root is None else str(root))
     if fixed_class_order is not None:
         order = [int(c) for c in fixed_class_order]
@@ -121,7 +126,12 @@ def split_mnist_tensors(*, n_experiences: int, return_task_id: bool, seed: int,
         task = i if return_task_id else 0
         for x, y, out in ((x_train, y_train, train), (x_test, y_test, test)):
             idx = class_indices(y, split_class_order(classes))
-            out.append(make_tensor_dataset(_normalized(_scaled(x[idx])), y[idx],
+            labels = y[idx]
+            if domain:  # digit -> its place among the experience's classes
+                place = torch.full((10,), -1, dtype=torch.long)
+                place[torch.as_tensor(classes)] = torch.arange(len(classes))
+                labels = place[labels]
+            out.append(make_tensor_dataset(_normalized(_scaled(x[idx])), labels,
                                            task_labels=task))
     scenario = _scenario(train, test)
     scenario.classes_order = order
