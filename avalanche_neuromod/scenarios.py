@@ -2,7 +2,7 @@
 
 A selected preset records where its parameters were chosen: ``selection.suite`` in
 ``strategies/<name>.yaml`` (written by ``avalanche-neuromod select --write``). Its scenario is
-derived from that suite's benchmarks: SplitMNIST class- or task-incremental, PermutedMNIST,
+derived from that suite's benchmarks: SplitMNIST class-, task- or domain-incremental, PermutedMNIST,
 RotatedMNIST, Go/No-Go cued or uncued, and the learning mode. The preset files carry no extra
 field for it, so no cell's config (and no record's key) changes.
 
@@ -23,7 +23,9 @@ def scenario(benchmark: str, args: dict | None = None, learning: str = "supervis
     """A benchmark's scenario in words: ``SplitMNIST class-IL``, ``Go/No-Go uncued (reward)``."""
     args = args or {}
     if benchmark == "split_mnist":
-        text = "SplitMNIST " + ("task-IL" if args.get("return_task_id") else "class-IL")
+        kind = "task-IL" if args.get("return_task_id") else \
+            "domain-IL" if args.get("domain") else "class-IL"
+        text = "SplitMNIST " + kind
     elif benchmark == "gonogo":
         text = "Go/No-Go " + ("cued" if args.get("cued") else "uncued")
     else:

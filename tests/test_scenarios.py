@@ -18,6 +18,11 @@ def test_selected_presets_name_the_scenario_of_their_selection_suite():
     assert selected_for(load_preset("full")) is None  # not selected: runs anywhere silently
 
 
+def test_domain_il_split_mnist_is_a_scenario_of_its_own():
+    assert scenario("split_mnist", {"domain": True}) == "SplitMNIST domain-IL"
+    assert mismatches([(load_preset("full-class"), scenario("split_mnist", {"domain": True}))])
+
+
 def test_a_selected_preset_on_another_scenario_gives_one_line_per_pair():
     full_class, full = load_preset("full-class"), load_preset("full")
     runs = [(full_class, scenario("gonogo", {"cued": False}, "reward")),
