@@ -31,6 +31,8 @@ uncertainty: the known unreliability of predictions inside a context (Yu & Dayan
 
   one forward pass per known context (one-shot entropy inference, as in Wortsman et al. 2020's
   supermasks in superposition). Nothing about inputs is stored: only the gates are reused.
+  ``recall: familiarity`` (opt-in) reads it through the context whose inputs it resembles most
+  instead (:mod:`.familiarity`: per-context input moments, a latent-cause likelihood).
 - **Attention over outputs** (:class:`~.output_attention.OutputAttention`): inside a context only
   the outputs whose labels it has shown compete in the loss, and at test time each output's
   evidence is read relative to its own expected value and precision,
@@ -53,6 +55,7 @@ import torch
 from torch import nn
 
 from .base import RunningStats, check_nonnegative, check_positive, check_rate
+from .familiarity import InputFamiliarity
 from .output_attention import OutputAttention
 
 CELL_SEED = "cell"  # ``seed: cell``: the gates follow the run's seed (opt-in, see Acetylcholine)
@@ -69,7 +72,7 @@ SPEC = {
     "choices": {"signal": "ERROR_SIGNALS", "gating": (True, False, "auto"),
                 "context": ("auto", "task", "inferred"), "outputs": ("all", "attended"),
                 "readout": ("raw", "precision", "auto"), "switch": ("surprise", "unexplained"),
-                "recall": ("current", "entropy")},
+                "recall": ("current", "entropy", "familiarity")},
     "terms": (
         ("plasticity", "ACh/level", "encoding_gain", None),  # encoding (Hasselmo 2006)
         ("consolidation", "ACh/level", -1.0, None),
@@ -132,6 +135,7 @@ class Acetylcholine(nn.Module):
         else:
             self.latent = None
         self.outputs = OutputAttention(rate=output_rate, eps=output_eps)
+        self.familiarity = InputFamiliarity()  # per-context input moments (``recall: familiarity``)
         self.stats = nn.ModuleDict()  # context id -> RunningStats
         self.register_buffer("level", torch.tensor(0.0))
         self.register_buffer("context", torch.tensor(0, dtype=torch.long))

@@ -128,15 +128,21 @@ class ContextGating:
 
     def _recalling(self) -> bool:
         options = self.options.get("acetylcholine")
-        return bool(options and options["gating"] and options["recall"] == "entropy"
+        return bool(options and options["gating"] and options["recall"] != "current"
                     and options["context"] != "task" and not self._task_mode)
 
     @torch.no_grad()
     def _recall_contexts(self, strategy) -> None:
-        """Read each sample through the known context whose prediction is least uncertain."""
+        """Read each sample through the known context whose prediction is least uncertain
+        (``recall: entropy``), or whose inputs it resembles most (``recall: familiarity``)."""
         ach = self._get("acetylcholine")
         known = ach.known_contexts()
         if len(known) < 2 or strategy.mb_output.dim() != 2:
+            return
+        if self.options["acetylcholine"]["recall"] == "familiarity":
+            known = [c for c in known if c in set(ach.familiarity.known())]
+            if len(known) >= 2:
+                self._recall_familiar(strategy, ach, known)
             return
         current = int(self._contexts.reshape(-1)[0]) if self._contexts is not None else None
         outputs = []
@@ -151,3 +157,22 @@ class ContextGating:
         self._contexts = torch.tensor(known, device=index.device)[index]
         self.recalled = self._contexts
         strategy.mb_output = logits[index, torch.arange(logits.shape[1], device=index.device)]
+
+    @torch.no_grad()
+    def _recall_familiar(self, strategy, ach, known: list[int]) -> None:
+        """One forward pass per recalled context, over the samples that recall it."""
+        index = ach.familiarity.recall(strategy.mb_x, known)
+        contexts = torch.tensor(known, device=index.device)[index]
+        output = strategy.mb_output.clone()
+        current = int(self._contexts.reshape(-1)[0]) if self._contexts is not None else None
+        for context in contexts.unique().tolist():
+            rows = (contexts == context).nonzero().flatten()
+            if context == current:
+                continue  # the forward pass already read these through it
+            self._contexts = torch.tensor(context)
+            task = strategy.mb_task_id[rows.to(strategy.mb_task_id.device)]
+            output[rows.to(output.device)] = avalanche_forward(
+                strategy.model, strategy.mb_x[rows.to(strategy.mb_x.device)], task)
+        self._contexts = contexts
+        self.recalled = contexts
+        strategy.mb_output = output
