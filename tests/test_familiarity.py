@@ -63,7 +63,6 @@ def test_non_finite_samples_are_not_folded_in_and_checkpoints_restore_the_moment
     fresh.load_state_dict(copy.deepcopy(ach.state_dict()))
     x = torch.randn(8, 5) + 3
     assert torch.equal(fresh.familiarity.recall(x, [0, 1]), ach.familiarity.recall(x, [0, 1]))
-    assert Acetylcholine().state_dict().keys() == Acetylcholine().state_dict().keys()
     assert not any("familiarity" in key for key in Acetylcholine().state_dict())  # unused: none
 
 

@@ -140,7 +140,8 @@ class ContextGating:
         if len(known) < 2 or strategy.mb_output.dim() != 2:
             return
         if self.options["acetylcholine"]["recall"] == "familiarity":
-            known = [c for c in known if c in set(ach.familiarity.known())]
+            familiar = set(ach.familiarity.known())
+            known = [c for c in known if c in familiar]
             if len(known) >= 2:
                 self._recall_familiar(strategy, ach, known)
             return
