@@ -25,7 +25,7 @@ DEFAULT_MODULATORS = {
     "dopamine": {"mode": "auto", "reward": "correct", "scope": "sample"},
     "noradrenaline": {"threshold": 8.0, "signal": "auto"},
     "acetylcholine": {"signal": "auto", "gating": "auto", "context": "auto", "outputs": "attended",
-                      "readout": "auto", "recall": "entropy", "switch": "unexplained",
+                      "readout": "auto", "recall": "familiarity", "switch": "unexplained",
                       "min_dwell": 50, "seed": "cell", "gate_decay": 0.0},
     "serotonin": {"strength": 4.0},
 }
