@@ -16,9 +16,12 @@ after an earlier                                            (``readout: auto``);
 experience                                                  over the new outputs while
                                                             training (``outputs: attended``)
 NA's change signal      the input distribution shifted      a new inferred context with its
-while every label of    (domain-incremental)                own gates, recalled by entropy
-the step is familiar                                        at test time (``switch:
-                                                            unexplained``)
+while every label of    (domain-incremental)                own gates and input moments;
+the step is familiar                                        at test time each sample is read
+                                                            through the context whose inputs
+                                                            it most resembles (``switch:
+                                                            unexplained``, ``recall:
+                                                            familiarity``)
 labels of earlier       a memory replays them (a host such  outputs trained and read as the
 experiences in a step   as Replay or DER)                   host trains them: no attention
 with new labels                                             over outputs, raw read-out

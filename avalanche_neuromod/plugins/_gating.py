@@ -4,8 +4,9 @@ Forward hooks on the hidden layers (:func:`~._glue.hidden_layers`) multiply each
 by NA's global gain while the model trains, ``z = (W x + b) * g`` (adaptive gain, Aston-Jones &
 Cohen 2005), and by acetylcholine's gate of the active context, ``z * g_c`` (context-dependent
 gating, Masse et al. 2018), per sample where the contexts are task labels. At evaluation, with
-``recall: entropy``, each test sample is read through the known context whose prediction is the
-least uncertain. Which context is active is set at every forward pass from the task labels or
+``recall: familiarity`` (the default), each test sample is read through the known context under
+whose input moments it is most likely; with ``recall: entropy``, through the one whose prediction
+is the least uncertain. Which context is active is set at every forward pass from the task labels or
 acetylcholine's inferred context (``context`` option).
 """
 

@@ -13,8 +13,11 @@ from __future__ import annotations
 # (``readout: auto``) and no hidden-unit gates from then on (``gating: auto``); attention over the
 # new outputs while training (``outputs: attended``) acts only on labels new in an experience.
 # NA's surprise while every label of the step is familiar (the inputs shifted): a new inferred
-# context with its own gates (drawn from the run's seed), recalled at test time by entropy
-# (``switch: unexplained``, ``recall: entropy``). Reward-driven strategies: DA's RPE as third
+# context with its own gates (drawn from the run's seed) and input moments, recalled at test time
+# by familiarity (``switch: unexplained``, ``recall: familiarity``: the context under whose input
+# moments a test sample is most likely; chosen over recall by entropy on validation seeds
+# 1000-1004, benchmarks/probes/recall-familiarity.yaml, where every context is a confident
+# two-way classifier and entropy sends a pair's samples through another pair's context). Reward-driven strategies: DA's RPE as third
 # factor, NA's surprise as in the case study. NA's threshold 8 and ACh's dwell of 50 steps: a true
 # change of input distribution raises the loss z-score to 30-39, minibatch noise stays at 4.1 or
 # below (benchmarks/probes/context_recall.py); 5-HT's strength 4 was selected on validation
