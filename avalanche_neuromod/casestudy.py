@@ -35,6 +35,7 @@ from .config import (
 )
 from .modulators.registry import names as modulator_names
 from .outputs import OutputError, check_output_dir, write_or_fallback
+from .registry import check_model
 from .runtime import git_commit, resolve_device, versions
 from .strategies.presets import PresetError, build_plugins, load_preset
 
@@ -131,10 +132,7 @@ def validate_config(config: Any, *, source: str = "config") -> dict:
         _check_stream(deep_merge(base_stream, cued.get("stream") or {}),
                       field=f"{source}.cued.stream")
     model = check_keys(cfg["model"], {"hidden", "activation"}, field=f"{source}.model")
-    positive_int(model["hidden"], field=f"{source}.model.hidden")
-    if model["activation"] not in ("tanh", "relu", "leaky_relu"):
-        raise ConfigError(f"{source}.model.activation: unknown activation "
-                          f"{model['activation']!r}; choose from tanh, relu, leaky_relu")
+    check_model({**model, "layers": 1}, field=f"{source}.model")  # one hidden layer
     opt = check_keys(cfg["optimizer"], {"lr"}, field=f"{source}.optimizer")
     number(opt["lr"], field=f"{source}.optimizer.lr", low=0.0, low_open=True)
     positive_int(cfg["train_mb_size"], field=f"{source}.train_mb_size")

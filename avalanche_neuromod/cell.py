@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 
 import torch
-from torch import nn
 
 from .benchmarks.gonogo import gonogo_benchmark
 from .determinism import deterministic
 from .evaluation import continual_evaluator
 from .metrics import ActionEntropy, TrialsToCriterion
+from .models import build_model
 from .plugins import modulator_signal_metrics
 from .strategies import NeuromodulatedStrategy
 
@@ -27,15 +27,6 @@ SUMMARY_KEYS = ("trials_to_criterion", "final_accuracy", "stream_accuracy", "for
                 "fwt", "wall_time")
 
 
-ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "leaky_relu": nn.LeakyReLU}
-
-
-def mlp(input_size: int, hidden: int, n_classes: int, *, activation: str = "tanh") -> nn.Module:
-    """The case study's network: one hidden layer of rate units (tanh by default)."""
-    return nn.Sequential(nn.Linear(input_size, hidden), ACTIVATIONS[activation](),
-                         nn.Linear(hidden, n_classes))
-
-
 def _stream_kwargs(stream: dict) -> dict:
     return {k: tuple(v) if isinstance(v, list) else v for k, v in stream.items()}
 
@@ -50,8 +41,9 @@ def _train_gonogo_cell(cell, *, device: torch.device, wandb_options: dict | None
     cfg = cell.config
     start = time.perf_counter()
     bm = gonogo_benchmark(**_stream_kwargs(cell.stream), cued=cell.cued, seed=cell.seed)
-    model = mlp(bm.input_size, cfg["model"]["hidden"], bm.n_classes,
-                activation=cfg["model"]["activation"])
+    # the suites' model factory: one hidden layer of rate units (tanh by default)
+    model = build_model(input_size=bm.input_size, n_classes=bm.n_classes, layers=1,
+                        hidden=cfg["model"]["hidden"], activation=cfg["model"]["activation"])
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg["optimizer"]["lr"])
     metric = cfg["metric"]
     ttc = TrialsToCriterion(window=metric["window"], criterion=metric["criterion"])

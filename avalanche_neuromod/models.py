@@ -7,9 +7,10 @@ import torch
 from avalanche.models import MultiHeadClassifier, MultiTaskModule
 from torch import nn
 
+from .registry import ACTIVATIONS as _ACTIVATION_NAMES
 from .registry import register_model  # noqa: F401 (documented here too)
 
-ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "leaky_relu": nn.LeakyReLU}
+ACTIVATIONS = {name: getattr(nn, cls) for name, cls in _ACTIVATION_NAMES.items()}
 
 
 def _features(input_size: int, hidden: int, layers: int, activation: str) -> nn.Sequential:

@@ -34,7 +34,8 @@ from .config import ConfigError, check_keys, positive_int
 DEFAULT_MODEL = "mlp"
 MODELS: dict[str, Callable | str] = {DEFAULT_MODEL: "avalanche_neuromod.models:mlp"}
 MODEL_INPUTS = ("input_size", "n_classes", "multihead")
-ACTIVATIONS = ("relu", "tanh", "leaky_relu")
+# activation name -> torch.nn class (named here, torch-free, so configs are checked before torch)
+ACTIVATIONS = {"relu": "ReLU", "tanh": "Tanh", "leaky_relu": "LeakyReLU"}
 
 
 def _check_name(name, factory) -> None:

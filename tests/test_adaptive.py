@@ -122,6 +122,10 @@ def test_label_incremental_stream_switches_on_output_attention_and_the_readout()
     strategy.train(stream.train_stream[1])
     assert plugin.inferred() == {**NOTHING, "new_labels": True}  # no context split by them
     assert plugin._precision_readout() and plugin._ungated()
+    # one ungated context is never recalled, so its input moments stop once the labels are new
+    ach = plugin.modulators["acetylcholine"]
+    assert not plugin._recalling() and ach.familiarity.known() == [0]
+    assert float(ach.familiarity.moments["0"].count) == 400  # experience 0 alone
     assert plugin.trace[-1]["NM/new_labels"] == 1.0 and plugin.trace[0]["NM/new_labels"] == 0.0
     # evaluation reads out precision-weighted evidence, not the raw logits
     x = stream.test_stream[0].dataset[0][0][None]
@@ -142,6 +146,9 @@ def test_same_label_shift_opens_a_context_recalled_at_test_time() -> None:
         strategy.train(experience)
     assert plugin.inferred() == {**NOTHING, "contexts": 2}  # the reversal, no cue, same labels
     assert plugin._recalling()
+    ach = plugin.modulators["acetylcholine"]  # the default recalls by the inputs' moments
+    assert plugin.options["acetylcholine"]["recall"] == "familiarity"
+    assert ach.familiarity.known() == [0, 1]
     strategy.eval(bm.test_stream)
     assert plugin.recalled is not None and set(plugin.recalled.tolist()) <= {0, 1}
 

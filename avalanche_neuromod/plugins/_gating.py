@@ -128,9 +128,12 @@ class ContextGating:
         return options["outputs"] == "attended", readout
 
     def _recalling(self) -> bool:
+        """Whether test samples pick their context: inferred contexts with gates (not one
+        ungated class-incremental context, whose every unit each sample reads anyway)."""
         options = self.options.get("acetylcholine")
         return bool(options and options["gating"] and options["recall"] != "current"
-                    and options["context"] != "task" and not self._task_mode)
+                    and options["context"] != "task" and not self._task_mode
+                    and not self._ungated())
 
     @torch.no_grad()
     def _recall_contexts(self, strategy) -> None:

@@ -263,7 +263,7 @@ class NeuromodulationPlugin(SituationReading, ContextGating, StepReadings, Modul
             if self._task_mode and self._contexts is not None:
                 context = int(self._contexts.reshape(-1)[0])
             ach.observe(u, context=context)
-            if inferred and self.options["acetylcholine"]["recall"] == "familiarity":
+            if self._recalling() and self.options["acetylcholine"]["recall"] == "familiarity":
                 ach.familiarity.observe(strategy.mb_x, context=int(ach.context))
         if ht is not None:
             ht.observe(1.0 - na.level if na is not None else 1.0)
