@@ -33,6 +33,7 @@ from .config import (
     seed_values,
     string_list,
 )
+from .metrics.thresholds import CRITERION, WINDOW
 from .modulators.registry import names as modulator_names
 from .outputs import OutputError, check_output_dir, write_or_fallback
 from .registry import check_model
@@ -62,7 +63,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "optimizer": {"lr": 0.3},
     "train_mb_size": 8,
     "reward": {"hit": 1.0, "false_alarm": -1.0, "correct_rejection": 0.0, "miss": 0.0},
-    "metric": {"window": 40, "criterion": 0.85, "entropy_bin": 20},
+    "metric": {"window": WINDOW, "criterion": CRITERION, "entropy_bin": 20},
     "modulators": {},
 }
 TOP_KEYS = set(DEFAULT_CONFIG) | {"wandb"}

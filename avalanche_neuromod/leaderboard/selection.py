@@ -211,9 +211,7 @@ def score_candidates(records: list[dict], *, objective: str = "final") -> list[d
                           f"{objective!r}")
     criterion = None
     if objective == "shifts":
-        from ..casestudy import DEFAULT_CONFIG
-
-        criterion = DEFAULT_CONFIG["metric"]["criterion"]
+        from ..metrics.thresholds import CRITERION as criterion
     per: dict[str, dict[str, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
     for r in records:
         if r.get("status") == "diverged":  # a setting that cannot train scores nothing there

@@ -26,6 +26,8 @@ from avalanche.evaluation.metric_definitions import PluginMetric
 from avalanche.evaluation.metric_results import MetricValue
 from avalanche.evaluation.metric_utils import default_metric_name_template, generic_get_metric_name
 
+from .thresholds import CRITERION, WINDOW
+
 ArrayLike = Sequence[float] | np.ndarray | torch.Tensor
 
 _TOL = 1e-9
@@ -175,7 +177,7 @@ class TrialsToCriterion(PluginMetric[dict]):
     ``trials_to_criterion``, ``is_shift``) across the whole run; only :meth:`reset` clears it.
     """
 
-    def __init__(self, *, window: int = 40, criterion: float = 0.85) -> None:
+    def __init__(self, *, window: int = WINDOW, criterion: float = CRITERION) -> None:
         super().__init__()
         _check_window(window)
         _check_criterion(criterion)
