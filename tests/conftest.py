@@ -1,4 +1,5 @@
-"""Shared test fixtures: the MNIST data root, offline W&B, and the ``cuda`` marker.
+"""Shared test fixtures: the MNIST data root, offline W&B, the ``cuda`` marker, and a state
+dict's round trip through a checkpoint file (``roundtrip``).
 
 MNIST is never downloaded by the tests: it is read from ``$AVALANCHE_NEUROMOD_DATA`` (the Makefile
 and ``.ci/run`` export it; default ``<repo>/../shared/data``). A missing data set fails the tests
@@ -7,6 +8,7 @@ that need it instead of skipping them, so a CI run without the data cannot pass 
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -71,3 +73,16 @@ def fill_disk_for_temporaries(monkeypatch: pytest.MonkeyPatch) -> None:
         real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", full)
+
+
+@pytest.fixture
+def roundtrip():
+    """``torch.save`` then ``torch.load(weights_only=True)``, as a checkpoint does to a state."""
+
+    def through_a_file(state: dict) -> dict:
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        buffer.seek(0)
+        return torch.load(buffer, weights_only=True)
+
+    return through_a_file

@@ -489,3 +489,52 @@ def test_default_integration_reads_the_gains_from_the_constructors(monkeypatch) 
     terms = _terms(default_integration({"noradrenaline": {}, "acetylcholine": {}}))
     assert terms["plasticity"] == {"NA/level": 3.5, "ACh/level": 0.75}
     assert Noradrenaline().plasticity_gain == 3.5  # the same default the modulator applies
+
+
+# ============================================= applied variables, read through the plugin
+
+
+def _variables(plugin, **levels) -> dict[str, float]:
+    """The learning variables the plugin applies with the modulators at these levels."""
+    for name, (attribute, value) in levels.items():
+        getattr(plugin.modulators[name], attribute).fill_(value)
+    return plugin._refresh()
+
+
+@pytest.mark.parametrize("level", [0.0, 0.3, 0.9])
+def test_ach_sets_na_threshold_plasticity_and_consolidation_through_the_plugin(level) -> None:
+    """What the plugin applies (its integration), not a method of the modulator's."""
+    plugin = NeuromodulationPlugin(noradrenaline={},
+                                   acetylcholine={"threshold_gain": 1.5, "encoding_gain": 0.8})
+    v = _variables(plugin, acetylcholine=("level", level))
+    assert v["na_threshold"] == pytest.approx(1.0 + 1.5 * level / (0.5 + level), rel=1e-6)
+    assert v["plasticity"] == pytest.approx(1.0 + 0.8 * level, rel=1e-6)  # NA at rest
+    assert v["consolidation"] == pytest.approx(1.0 - level, rel=1e-6)
+
+
+def test_ach_threshold_grows_with_expected_uncertainty() -> None:
+    plugin = NeuromodulationPlugin(noradrenaline={"threshold": 3.0},
+                                   acetylcholine={"threshold_gain": 1.0})
+    thresholds = [3.0 * _variables(plugin, acetylcholine=("level", a))["na_threshold"]
+                  for a in (0.0, 0.2, 0.5, 0.99)]
+    assert thresholds[0] == pytest.approx(3.0)
+    assert thresholds == sorted(thresholds) and len(set(thresholds)) == 4
+    assert thresholds[-1] < 3.0 * 2.0  # a / (0.5 + a) < 1: at most (1 + gain) times the base
+
+
+@pytest.mark.parametrize("level", [0.0, 0.3, 1.0])
+def test_na_effects_are_the_terms_the_plugin_applies(level) -> None:
+    plugin = NeuromodulationPlugin(noradrenaline={"plasticity_gain": 2.0, "gain_gain": 0.25,
+                                                  "exploration_gain": 4.0, "reset_gain": 0.5})
+    v = _variables(plugin, noradrenaline=("level", level))
+    assert v["plasticity"] == pytest.approx(1.0 + 2.0 * level)
+    assert v["gain"] == pytest.approx(1.0 + 0.25 * level)
+    assert v["temperature"] == pytest.approx(1.0 + 4.0 * level)
+    assert v["consolidation"] == pytest.approx(1.0 - level)
+    assert v["reset"] == pytest.approx(1.0)  # the reset follows this step's release, not the level
+    plugin.modulators["noradrenaline"].release.fill_(0.8)
+    assert plugin._refresh()["reset"] == pytest.approx(1.0 - 0.5 * 0.8)
+    # exploration follows max(phasic, tonic); plasticity the phasic level only
+    v = _variables(plugin, noradrenaline=("tonic", 0.6))
+    assert v["temperature"] == pytest.approx(1.0 + 4.0 * max(level, 0.6))
+    assert v["plasticity"] == pytest.approx(1.0 + 2.0 * level)

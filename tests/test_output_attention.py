@@ -6,8 +6,6 @@ class-incremental stream of Gaussian blobs.
 
 from __future__ import annotations
 
-import io
-
 import pytest
 import torch
 from avalanche.benchmarks import nc_benchmark
@@ -22,14 +20,6 @@ from avalanche_neuromod.modulators import Acetylcholine
 from avalanche_neuromod.modulators.output_attention import MASKED, OutputAttention
 from avalanche_neuromod.plugins import NeuromodulationPlugin
 from avalanche_neuromod.plugins.neuromodulation import ModulatorConfigError
-
-
-def _roundtrip(state: dict) -> dict:
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    buffer.seek(0)
-    return torch.load(buffer, weights_only=True)
-
 
 # ================================================================================ modulator
 
@@ -148,11 +138,11 @@ def test_bad_parameters_name_the_field() -> None:
         Acetylcholine(output_eps=-1.0)
 
 
-def test_state_round_trips_and_old_checkpoints_still_load() -> None:
+def test_state_round_trips_and_old_checkpoints_still_load(roundtrip) -> None:
     ach = Acetylcholine(output_rate=0.1)
     ach.outputs.observe(torch.randn(8, 4), torch.tensor([0, 1, 2, 3, 0, 1, 2, 3]))
     fresh = Acetylcholine(output_rate=0.1)
-    fresh.load_state_dict(_roundtrip(ach.state_dict()))
+    fresh.load_state_dict(roundtrip(ach.state_dict()))
     for name in ("attended", "familiar", "seen", "mean", "var", "count"):
         assert torch.equal(getattr(fresh.outputs, name), getattr(ach.outputs, name))
     # a checkpoint written before output attention existed has no outputs.* keys

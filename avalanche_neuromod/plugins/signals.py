@@ -48,7 +48,8 @@ class ModulatorSignals(PluginMetric[dict]):
 
 
 class ContextRecall(PluginMetric[dict]):
-    """How acetylcholine's recall without cues (``recall: entropy``) read each eval experience.
+    """How acetylcholine's recall without cues (``recall: familiarity`` or ``entropy``) read each
+    eval experience.
 
     After each evaluation experience, for the samples a plugin recalled a context for:
 
