@@ -68,11 +68,13 @@ SPEC = {
     "signals": ("ACh/level", "ACh/switch"),
     "record": {"ach": "ACh/level"},
     "options": {"signal": "auto", "gating": True, "context": "auto", "outputs": "all",
-                "readout": "raw", "recall": "current", "switch": "surprise"},
+                "readout": "raw", "recall": "current", "switch": "surprise",
+                "train_recall": "current"},
     "choices": {"signal": "ERROR_SIGNALS", "gating": (True, False, "auto"),
                 "context": ("auto", "task", "inferred"), "outputs": ("all", "attended"),
                 "readout": ("raw", "precision", "auto"), "switch": ("surprise", "unexplained"),
-                "recall": ("current", "entropy", "familiarity")},
+                "recall": ("current", "entropy", "familiarity"),
+                "train_recall": ("current", "familiarity")},
     "terms": (
         ("plasticity", "ACh/level", "encoding_gain", None),  # encoding (Hasselmo 2006)
         ("consolidation", "ACh/level", -1.0, None),

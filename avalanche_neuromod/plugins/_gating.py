@@ -117,6 +117,8 @@ class ContextGating:
             self._contexts = task_ids.long()
         else:
             self._contexts = ach.context.reshape(())
+            if getattr(strategy, "is_training", False) and self._training_recall():
+                self._recall_training_contexts(strategy, ach)
 
     def _output_attention(self, *, training: bool = False) -> tuple[bool, bool]:
         """(mask in training, precision read-out in evaluation), single-head models only; with
@@ -162,6 +164,23 @@ class ContextGating:
         self._contexts = torch.tensor(known, device=index.device)[index]
         self.recalled = self._contexts
         strategy.mb_output = logits[index, torch.arange(logits.shape[1], device=index.device)]
+
+    def _training_recall(self) -> bool:
+        options = self.options.get("acetylcholine")
+        return bool(options and options["train_recall"] == "familiarity" and self._recalling()
+                    and options["recall"] == "familiarity")
+
+    @torch.no_grad()
+    def _recall_training_contexts(self, strategy, ach) -> None:
+        """``train_recall: familiarity``: each training sample is gated by its most familiar
+        known context, so a sample a host replays from an earlier context trains that
+        context's gated units, not the current one's (the current context among them)."""
+        current = int(ach.context)
+        known = [c for c in ach.familiarity.known() if c in set(ach.known_contexts())]
+        if current not in known or len(known) < 2:
+            return
+        index = ach.familiarity.recall(strategy.mb_x, known)
+        self._contexts = torch.tensor(known, device=index.device)[index]
 
     @torch.no_grad()
     def _recall_familiar(self, strategy, ach, known: list[int]) -> None:

@@ -264,7 +264,11 @@ class NeuromodulationPlugin(SituationReading, ContextGating, StepReadings, Modul
                 context = int(self._contexts.reshape(-1)[0])
             ach.observe(u, context=context)
             if self._recalling() and self.options["acetylcholine"]["recall"] == "familiarity":
-                ach.familiarity.observe(strategy.mb_x, context=int(ach.context))
+                x = strategy.mb_x
+                if self._contexts is not None and self._contexts.dim() == 1 and not self._task_mode:
+                    x = x[(self._contexts == int(ach.context)).to(x.device)]  # train_recall
+                if x.shape[0]:
+                    ach.familiarity.observe(x, context=int(ach.context))
         if ht is not None:
             ht.observe(1.0 - na.level if na is not None else 1.0)
             if reward_mode and self.options["serotonin"]["inhibition"]:
