@@ -38,6 +38,8 @@ class ContextGating:
         self._hooked = model
         for layer in hidden_layers(model):
             self._handles.append(layer.register_forward_hook(self._hidden_hook))
+        # the batch the model really sees (DER adds its buffer's samples after before_forward)
+        self._handles.append(model.register_forward_pre_hook(self._model_input_hook))
 
     def _detach(self) -> None:
         for handle in self._handles:
@@ -117,8 +119,6 @@ class ContextGating:
             self._contexts = task_ids.long()
         else:
             self._contexts = ach.context.reshape(())
-            if getattr(strategy, "is_training", False) and self._training_recall():
-                self._recall_training_contexts(strategy, ach)
 
     def _output_attention(self, *, training: bool = False) -> tuple[bool, bool]:
         """(mask in training, precision read-out in evaluation), single-head models only; with
@@ -171,15 +171,19 @@ class ContextGating:
                     and options["recall"] == "familiarity")
 
     @torch.no_grad()
-    def _recall_training_contexts(self, strategy, ach) -> None:
+    def _model_input_hook(self, module: nn.Module, inputs) -> None:
         """``train_recall: familiarity``: each training sample is gated by its most familiar
         known context, so a sample a host replays from an earlier context trains that
         context's gated units, not the current one's (the current context among them)."""
+        if not (module.training and inputs and isinstance(inputs[0], torch.Tensor)
+                and self._training_recall() and self._contexts is not None):
+            return
+        ach = self._get("acetylcholine")
         current = int(ach.context)
         known = [c for c in ach.familiarity.known() if c in set(ach.known_contexts())]
         if current not in known or len(known) < 2:
             return
-        index = ach.familiarity.recall(strategy.mb_x, known)
+        index = ach.familiarity.recall(inputs[0], known)
         self._contexts = torch.tensor(known, device=index.device)[index]
 
     @torch.no_grad()
