@@ -117,3 +117,42 @@ def test_an_unknown_recall_names_the_choices():
     with pytest.raises(ModulatorConfigError,
                        match="recall must be one of current, entropy, familiarity"):
         NeuromodulationPlugin(acetylcholine={"recall": "prototype"})
+
+
+def test_train_recall_gates_replayed_samples_by_their_own_context():
+    # Avalanche's Replay concatenates stored samples of the first experience to each step of the
+    # second: with ``train_recall: familiarity`` they are gated by context 0, the new ones by 1
+    from avalanche.training import Replay
+
+    data = _two_domains(n=1600)  # long enough a first experience for NA to see the shift
+    bm = tensors_benchmark(train_tensors=data, test_tensors=data, task_labels=[0, 0])
+    modulators = copy.deepcopy(DEFAULT_MODULATORS)
+    modulators["acetylcholine"]["train_recall"] = "familiarity"
+    torch.manual_seed(0)
+    plugin = NeuromodulationPlugin(**modulators)
+    model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 2))
+    seen = []  # (inputs' offset region, context) of every training sample after the switch
+
+    def spy(module, inputs):
+        if module.training and plugin._contexts is not None and plugin._contexts.dim() == 1:
+            shifted = inputs[0][:, 1:6].mean(1) > 1.5  # the second experience's region
+            seen.append((shifted, plugin._contexts.clone()))
+
+    strategy = Replay(model=model, optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+                      criterion=nn.CrossEntropyLoss(), mem_size=100, train_mb_size=8,
+                      eval_mb_size=1000, plugins=[plugin],
+                      evaluator=EvaluationPlugin(accuracy_metrics(experience=True), loggers=[]))
+    for experience in bm.train_stream:
+        strategy.train(experience)
+        if not seen:
+            model.register_forward_pre_hook(spy)  # after the plugin's own pre-hook
+    assert plugin.inferred()["contexts"] == 2 and seen
+    shifted = torch.cat([s for s, _ in seen])
+    contexts = torch.cat([c for _, c in seen])
+    assert 0.3 < float(shifted.float().mean()) < 0.9  # new and replayed samples in the steps
+    assert float((contexts == shifted.long()).float().mean()) > 0.98  # each by its own context
+    ach = plugin.modulators["acetylcholine"]  # context 1's moments: its own samples only
+    assert float(ach.familiarity.moments["1"].mean[1:6].mean()) > 2.5
+    with pytest.raises(ModulatorConfigError, match="train_recall must be one of current, "
+                                                   "familiarity"):
+        NeuromodulationPlugin(acetylcholine={"train_recall": "entropy"})
