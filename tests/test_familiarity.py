@@ -127,7 +127,8 @@ def test_train_recall_gates_replayed_samples_by_their_own_context():
     data = _two_domains(n=1600)  # long enough a first experience for NA to see the shift
     bm = tensors_benchmark(train_tensors=data, test_tensors=data, task_labels=[0, 0])
     modulators = copy.deepcopy(DEFAULT_MODULATORS)
-    modulators["acetylcholine"]["train_recall"] = "familiarity"
+    # gates kept on (the default leaves a memory host ungated: _ungated)
+    modulators["acetylcholine"].update(train_recall="familiarity", gating=True)
     torch.manual_seed(0)
     plugin = NeuromodulationPlugin(**modulators)
     model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 2))

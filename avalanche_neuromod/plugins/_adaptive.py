@@ -25,6 +25,9 @@ the step is familiar                                        at test time each sa
 labels of earlier       a memory replays them (a host such  outputs trained and read as the
 experiences in a step   as Replay or DER)                   host trains them: no attention
 with new labels                                             over outputs, raw read-out
+a step holding more     a memory adds stored samples        no hidden-unit gates from then
+samples than the                                            on (``gating: auto``): one
+host's mini-batch                                           context, the host protects it
 a reward signal         reward-driven learning              DA's RPE as third factor, NA's
 (``mb_reward``)                                             surprise as in the case study
 ======================  ==================================  =================================
@@ -58,6 +61,7 @@ class SituationReading:
         self._reward_seen = False
         self._novel_step = False  # this step shows a label new in this experience
         self._replayed = False  # a step showed earlier experiences' labels beside new ones
+        self._memory = False  # a step trained on more samples than the host's mini-batch
 
     def _adaptive(self) -> bool:
         """Whether any option is left to the situation (then the decisions are logged)."""
@@ -101,10 +105,19 @@ class SituationReading:
 
     def _ungated(self) -> bool:
         """``gating: auto`` once labels new after an earlier experience show that the stream is
-        class-incremental: one context, read at test time by every sample, keeps every unit."""
+        class-incremental, or once a memory adds stored samples to the steps (Replay, DER: a
+        step holds more samples than the host's mini-batch): one context, read at test time by
+        every sample, keeps every unit. A host that replays the earlier contexts protects them
+        itself; gates on top of it cost it accuracy (benchmarks/probes/train-recall.yaml)."""
         options = self.options.get("acetylcholine")
-        return bool(options and options["gating"] == "auto" and self._new_labels
-                    and not self._task_mode)
+        return bool(options and options["gating"] == "auto"
+                    and (self._new_labels or self._memory) and not self._task_mode)
+
+    def _observe_memory(self, strategy) -> None:
+        """After a training step: did the host add stored samples to its mini-batch?"""
+        size, x = getattr(strategy, "train_mb_size", None), getattr(strategy, "mb_x", None)
+        if isinstance(size, int) and isinstance(x, torch.Tensor) and x.shape[0] > size:
+            self._memory = True
 
     def _precision_readout(self) -> bool:
         readout = self.options["acetylcholine"]["readout"]
@@ -120,7 +133,7 @@ class SituationReading:
         ach = self._get("acetylcholine")
         contexts = len(ach.known_contexts()) if ach is not None and not self._task_mode else 0
         return {"task_labels": bool(self._task_mode), "new_labels": bool(self._new_labels),
-                "replay": bool(self._replayed), "contexts": contexts,
+                "replay": bool(self._replayed or self._memory), "contexts": contexts,
                 "reward": bool(self._reward_seen)}
 
     def _decision_signals(self) -> dict[str, torch.Tensor]:
@@ -131,9 +144,10 @@ class SituationReading:
 
     def _situation_state(self) -> dict:
         return {"new_labels": self._new_labels, "reward_seen": self._reward_seen,
-                "replayed": self._replayed}
+                "replayed": self._replayed, "memory": self._memory}
 
     def _load_situation(self, state: dict) -> None:
         self._new_labels = bool(state.get("new_labels", False))
         self._replayed = bool(state.get("replayed", False))
+        self._memory = bool(state.get("memory", False))
         self._reward_seen = bool(state.get("reward_seen", False))

@@ -278,6 +278,7 @@ class NeuromodulationPlugin(SituationReading, ContextGating, StepReadings, Modul
         for name in self._error_driven:
             signal = self.options[name].get("signal", "auto")
             self.modulators[name].observe(self._error_signal(strategy, signal))
+        self._observe_memory(strategy)
         self._refresh()
         self._record()
 
