@@ -88,7 +88,9 @@ class NeuromodulationPlugin(SituationReading, ContextGating, StepReadings, Modul
         familiar, so that novel outcomes do not split contexts); ``recall`` (which
         context's gates read a test sample when contexts were inferred: the ``current`` one,
         or per sample the known context whose prediction has the least ``entropy``, or under
-        whose input moments the sample is most likely, ``familiarity``). With the
+        whose input moments the sample is most likely, ``familiarity``); ``train_recall``
+        (``familiarity``: each training sample through its most familiar known context, so a
+        sample a host replays trains its own context's gates; default ``current``). With the
         ``Acetylcholine`` parameter ``latent_cause`` (opt-in), NA's change signal (phasic
         release, or a rise of tonic NA) starts a latent-cause test instead of advancing the
         context: the known context or a new one that explains the trials is entered
