@@ -38,8 +38,10 @@ class ContextGating:
         self._hooked = model
         for layer in hidden_layers(model):
             self._handles.append(layer.register_forward_hook(self._hidden_hook))
-        # the batch the model really sees (DER adds its buffer's samples after before_forward)
-        self._handles.append(model.register_forward_pre_hook(self._model_input_hook))
+        ach = self.options.get("acetylcholine")
+        if ach and ach["train_recall"] == "familiarity":  # reads the batch the model really
+            # sees (DER adds its buffer's samples after before_forward)
+            self._handles.append(model.register_forward_pre_hook(self._model_input_hook))
 
     def _detach(self) -> None:
         for handle in self._handles:
