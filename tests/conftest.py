@@ -8,6 +8,7 @@ that need it instead of skipping them, so a CI run without the data cannot pass 
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import os
 from pathlib import Path
@@ -86,3 +87,20 @@ def roundtrip():
         return torch.load(buffer, weights_only=True)
 
     return through_a_file
+
+
+@pytest.fixture(scope="session")
+def benchmark_script():
+    """``benchmark_script("matrix_stats")``: the module of ``benchmarks/<name>.py`` (a script, not
+    a package module), loaded once from its file."""
+    loaded = {}
+
+    def load(name: str):
+        if name not in loaded:
+            spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            loaded[name] = module
+        return loaded[name]
+
+    return load

@@ -3,18 +3,7 @@ seeds against the strongest sample-free baseline (a generator-based one named ap
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
-
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "default_rows.py"
-
-
-def _module():
-    spec = importlib.util.spec_from_file_location("default_rows", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _record(strategy: str, seed: int, accuracy: float, preset: dict) -> dict:
@@ -26,8 +15,9 @@ def _record(strategy: str, seed: int, accuracy: float, preset: dict) -> dict:
             "final_accuracy": accuracy, "config": config}
 
 
-def test_class_il_row_pairs_full_with_the_strongest_and_names_a_generator_apart(tmp_path) -> None:
-    module = _module()
+def test_class_il_row_pairs_full_with_the_strongest_and_names_a_generator_apart(
+        tmp_path, benchmark_script) -> None:
+    module = benchmark_script("default_rows")
     presets = {"full": {"name": "full", "modulators": {"serotonin": {}}},
                "naive-lt": {"name": "naive-lt", "baseline": {"class": "Naive"}, "modulators": {}},
                "replay": {"name": "replay", "baseline": {"class": "Replay"}, "modulators": {}},
