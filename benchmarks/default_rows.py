@@ -88,7 +88,7 @@ def _cell(p: dict | None) -> str:
     return f"{p['mean']:+.3f} ± {p['half']:.3f} ({p['verdict']}; {diffs})"
 
 
-def _strongest(ours: list[dict], groups, keep) -> tuple[str, dict] | None:
+def _strongest(ours: list[dict], groups, keep) -> tuple[str, dict, tuple[str, str]] | None:
     best = None
     for (suite, strategy), runs in sorted(groups.items()):
         if not keep(strategy, runs[0]):
@@ -97,14 +97,8 @@ def _strongest(ours: list[dict], groups, keep) -> tuple[str, dict] | None:
         if p is None or not p["seeds"]:
             continue
         if best is None or p["baseline_mean"] > best[1]["baseline_mean"]:
-            best = (f"{strategy} ({suite})", p)
+            best = (f"{strategy} ({suite})", p, (suite, strategy))
     return best
-
-
-def _group_key(label: str) -> tuple[str, str]:
-    """``"strategy (suite)"`` -> ``(suite, strategy)``, the key of :func:`_groups`."""
-    strategy, suite = label[:-1].rsplit(" (", 1)
-    return suite, strategy
 
 
 def rows_section() -> list[str]:
@@ -122,7 +116,7 @@ def rows_section() -> list[str]:
         base = _strongest(ours, groups, lambda s, r: _sample_free(r))
         preset = _strongest(ours, groups, lambda s, r: s in PRESETS)
         mean = float(np.mean([r["final_accuracy"] for r in ours]))
-        if base is not None and _generator(groups[_group_key(base[0])][0]):
+        if base is not None and _generator(groups[base[2]][0]):
             plain = _strongest(ours, groups, lambda s, r: _sample_free(r) and not _generator(r))
             if plain is not None:
                 generated.append(f"{row}: the strongest sample-free baseline, {base[0]}, trains "

@@ -148,8 +148,7 @@ class ContextGating:
         if len(known) < 2 or strategy.mb_output.dim() != 2:
             return
         if self.options["acetylcholine"]["recall"] == "familiarity":
-            familiar = set(ach.familiarity.known())
-            known = [c for c in known if c in familiar]
+            known = self._familiar_contexts(ach)
             if len(known) >= 2:
                 self._recall_familiar(strategy, ach, known)
             return
@@ -167,6 +166,12 @@ class ContextGating:
         self.recalled = self._contexts
         strategy.mb_output = logits[index, torch.arange(logits.shape[1], device=index.device)]
 
+    @staticmethod
+    def _familiar_contexts(ach) -> list[int]:
+        """The known contexts that have input moments (recall by familiarity reads only those)."""
+        familiar = set(ach.familiarity.known())
+        return [c for c in ach.known_contexts() if c in familiar]
+
     def _training_recall(self) -> bool:
         options = self.options.get("acetylcholine")
         return bool(options and options["train_recall"] == "familiarity" and self._recalling()
@@ -182,7 +187,7 @@ class ContextGating:
             return
         ach = self._get("acetylcholine")
         current = int(ach.context)
-        known = [c for c in ach.familiarity.known() if c in set(ach.known_contexts())]
+        known = self._familiar_contexts(ach)
         if current not in known or len(known) < 2:
             return
         index = ach.familiarity.recall(inputs[0], known)
